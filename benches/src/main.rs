@@ -1,0 +1,2 @@
+//! The benchmark harness (work in progress).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Quark: the engine users embed (work in progress).

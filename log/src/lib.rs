@@ -1,0 +1,1 @@
+//! Quark's durable, segmented, append-only log (work in progress).

@@ -1,0 +1,1 @@
+//! Placement policy (work in progress).
