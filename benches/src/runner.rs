@@ -1,0 +1,150 @@
+//! Runs the selected scenarios in order and renders what they found.
+//!
+//! Invariants: one scenario's unavailable peers never stop the run; the run hash folds every
+//! scenario's work hash in report order.
+use crate::error::Error;
+use crate::machine::Machine;
+use crate::progress::Progress;
+use crate::report::{Row, table};
+use crate::scenario::{Ctx, Endpoints, Outcome, Scenario};
+use crate::scenarios::registry;
+use crate::size::Size;
+use crate::work::WorkHash;
+use std::fmt::Write as _;
+use std::time::{Instant, SystemTime};
+
+/// A finished run.
+#[derive(Debug)]
+pub struct Run {
+    /// When it started (RFC 3339 UTC).
+    pub date: String,
+    /// The machine.
+    pub machine: Machine,
+    /// The size.
+    pub size: Size,
+    /// Each scenario's name and outcome, in order.
+    pub outcomes: Vec<(&'static str, Outcome)>,
+}
+
+impl Run {
+    /// All rows, in order.
+    pub fn rows(&self) -> Vec<Row> {
+        self.outcomes
+            .iter()
+            .flat_map(|(_, o)| o.rows.iter().cloned())
+            .collect()
+    }
+
+    /// The digest of all the work in the run.
+    pub fn hash(&self) -> WorkHash {
+        let mut h = WorkHash::default();
+        for (name, o) in &self.outcomes {
+            h.add_bytes(name.as_bytes());
+            h.add(o.hash().value());
+        }
+        h
+    }
+}
+
+/// The scenarios matching `names` (exact names, or prefixes followed by a dot); all if empty.
+pub fn select(names: &[String]) -> Result<Vec<Box<dyn Scenario>>, Error> {
+    let all = registry();
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let matches = |name: &str, s: &dyn Scenario| {
+        s.name() == name
+            || s.name()
+                .starts_with(&format!("{}.", name.trim_end_matches('.')))
+    };
+    for name in names {
+        if !all.iter().any(|s| matches(name, s.as_ref())) {
+            let known = all.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ");
+            return Err(Error::UnknownScenario {
+                name: name.clone(),
+                known,
+            });
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|s| names.iter().any(|n| matches(n, s.as_ref())))
+        .collect())
+}
+
+/// Runs `scenarios` at `size` against the peers at `endpoints`.
+pub fn run(scenarios: &[Box<dyn Scenario>], size: Size, endpoints: &Endpoints) -> Run {
+    let date = crate::json::rfc3339(SystemTime::now());
+    let machine = Machine::probe();
+    let started = Instant::now();
+    let mut outcomes = Vec::with_capacity(scenarios.len());
+    for (i, s) in scenarios.iter().enumerate() {
+        let progress = Progress::new(started, i + 1, scenarios.len(), s.name());
+        progress.say("harness", s.describe());
+        let outcome = s.run(&Ctx {
+            size,
+            endpoints,
+            progress: &progress,
+        });
+        progress.say(
+            "harness",
+            &format!("done, work hash {}", outcome.hash().short()),
+        );
+        outcomes.push((s.name(), outcome));
+    }
+    Run {
+        date,
+        machine,
+        size,
+        outcomes,
+    }
+}
+
+/// The printed report: header, table, notes, unavailable peers, work hashes.
+pub fn render(run: &Run) -> String {
+    let m = &run.machine;
+    let mut out = format!(
+        "Quark benchmark harness · {} · {} cores, {} GiB, kernel {} · size {:?}\n",
+        run.date, m.cores, m.memory_gib, m.kernel, run.size
+    );
+    out.push_str(
+        "Peers run for real in this run. PostgreSQL with its defaults (fsync on, synchronous \
+         commit) and Redis with appendonly yes + appendfsync always are durable like Quark \
+         (settings read back below).\nIn a peer's column, (×r) is Quark's ratio to that peer, \
+         oriented so that > 1 means Quark is better (↑ higher is better, ↓ lower is better).\n\n",
+    );
+    out.push_str(&table(&run.rows()));
+    out.push_str("\nNotes:\n");
+    for (name, o) in &run.outcomes {
+        for note in &o.notes {
+            let _ = writeln!(out, "  {name}: {note}");
+        }
+    }
+    let unavailable: Vec<_> = run
+        .outcomes
+        .iter()
+        .flat_map(|(n, o)| o.unavailable().into_iter().map(move |(s, w)| (*n, s, w)))
+        .collect();
+    if !unavailable.is_empty() {
+        out.push_str("Unavailable:\n");
+        for (name, system, why) in unavailable {
+            let _ = writeln!(out, "  {name}: {system}: {why}");
+        }
+    }
+    out.push_str("Work:\n");
+    for (name, o) in &run.outcomes {
+        let systems: Vec<String> = o
+            .work
+            .iter()
+            .map(|w| format!("{} {} ops", w.system, w.ops))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {name}: hash {} ({})",
+            o.hash().short(),
+            systems.join(", ")
+        );
+    }
+    let _ = writeln!(out, "Run work hash: {}", run.hash().short());
+    out
+}

@@ -1,0 +1,184 @@
+//! The SVG report: one panel per scenario; in each, one group of bars per metric (Quark, the
+//! target, each peer), drawn relative to Quark's figure on a log scale and labelled with the raw
+//! figures, so a reader sees the picture at a glance.
+//!
+//! Invariant: only figures from the run's rows are drawn; an unavailable figure draws no bar.
+use crate::error::Error;
+use crate::report::{Better, Row, human};
+use plotters::prelude::*;
+use std::path::Path;
+
+const PANEL_W: u32 = 640;
+const PANEL_H: u32 = 340;
+
+/// A bar: series name, raw value.
+type Bar = (String, f64);
+
+fn color(series: &str, index: usize) -> RGBColor {
+    match series {
+        "quark" => RGBColor(31, 119, 180),
+        "target" => RGBColor(160, 160, 160),
+        _ => {
+            const PALETTE: [RGBColor; 5] = [
+                RGBColor(214, 39, 40),
+                RGBColor(44, 160, 44),
+                RGBColor(255, 127, 14),
+                RGBColor(148, 103, 189),
+                RGBColor(140, 86, 75),
+            ];
+            PALETTE[index % PALETTE.len()]
+        }
+    }
+}
+
+fn bars(row: &Row) -> Vec<Bar> {
+    let mut out = Vec::new();
+    if let Some(v) = row.ours.value() {
+        out.push(("quark".to_owned(), v));
+    }
+    if let Some(t) = row.target {
+        out.push(("target".to_owned(), t));
+    }
+    for (name, fig) in &row.peers {
+        if let Some(v) = fig.value() {
+            out.push((name.clone(), v));
+        }
+    }
+    out.retain(|(_, v)| v.is_finite() && *v > 0.0);
+    out
+}
+
+fn label(row: &Row, many_loads: bool) -> String {
+    let arrow = if row.better == Better::Higher {
+        "↑"
+    } else {
+        "↓"
+    };
+    let workload = row.load.split(':').next().unwrap_or("");
+    if many_loads {
+        format!("{} {arrow} [{workload}]", row.metric)
+    } else {
+        format!("{} {arrow}", row.metric)
+    }
+}
+
+/// Draws `rows` into an SVG file at `path`.
+pub fn draw(path: &Path, rows: &[Row]) -> Result<(), Error> {
+    let svg_err = |e: String| Error::Svg {
+        path: path.to_owned(),
+        reason: e,
+    };
+    let mut scenarios: Vec<&str> = Vec::new();
+    for r in rows {
+        if !scenarios.contains(&r.scenario.as_str()) {
+            scenarios.push(&r.scenario);
+        }
+    }
+    let cols = 2usize.min(scenarios.len().max(1));
+    let lines = scenarios.len().div_ceil(cols).max(1);
+    let size = (PANEL_W * cols as u32, PANEL_H * lines as u32);
+    let root = SVGBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| svg_err(e.to_string()))?;
+    let panels = root.split_evenly((lines, cols));
+    let mut peers: Vec<String> = Vec::new();
+    for r in rows {
+        for (n, _) in &r.peers {
+            if !peers.contains(n) {
+                peers.push(n.clone());
+            }
+        }
+    }
+    for (panel, scenario) in panels.iter().zip(&scenarios) {
+        let mine: Vec<&Row> = rows.iter().filter(|r| r.scenario == *scenario).collect();
+        panel_draw(panel, scenario, &mine, &peers).map_err(svg_err)?;
+    }
+    root.present().map_err(|e| svg_err(e.to_string()))
+}
+
+fn panel_draw<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    scenario: &str,
+    rows: &[&Row],
+    peers: &[String],
+) -> Result<(), String> {
+    let groups: Vec<(String, Vec<Bar>)> = {
+        let metrics: Vec<&str> = rows.iter().map(|r| r.metric).collect();
+        let many_loads = (1..metrics.len()).any(|i| metrics[..i].contains(&metrics[i]));
+        rows.iter()
+            .map(|r| (label(r, many_loads), bars(r)))
+            .collect()
+    };
+    // Each group is drawn relative to Quark's figure (or its first bar when Quark has none).
+    let norm: Vec<f64> = groups
+        .iter()
+        .map(|(_, b)| b.first().map_or(1.0, |(_, v)| *v))
+        .collect();
+    let rel = groups
+        .iter()
+        .zip(&norm)
+        .flat_map(|((_, b), n)| b.iter().map(move |(_, v)| v / n));
+    let (lo, hi) = rel.fold((1.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = (lo / 3.0, hi * 3.0);
+    let caption = format!("{scenario} (bars relative to quark, log scale)");
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(10)
+        .y_label_area_size(48)
+        .build_cartesian_2d(0f64..groups.len().max(1) as f64, (lo..hi).log_scale())
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .disable_x_axis()
+        .y_desc("× quark")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let series: Vec<String> = ["quark", "target"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(peers.iter().cloned())
+        .collect();
+    for (si, name) in series.iter().enumerate() {
+        let c = color(name, si.saturating_sub(2));
+        let mut rects = Vec::new();
+        let mut texts = Vec::new();
+        for (gi, (_, b)) in groups.iter().enumerate() {
+            let Some(bi) = b.iter().position(|(n, _)| n == name) else {
+                continue;
+            };
+            let width = 0.8 / b.len() as f64;
+            let x0 = gi as f64 + 0.1 + width * bi as f64;
+            let y = b[bi].1 / norm[gi];
+            rects.push(Rectangle::new(
+                [(x0, lo), (x0 + width * 0.9, y)],
+                c.filled(),
+            ));
+            texts.push(Text::new(
+                human(b[bi].1),
+                (x0, y * 1.15),
+                ("sans-serif", 11),
+            ));
+        }
+        if rects.is_empty() {
+            continue;
+        }
+        chart
+            .draw_series(rects)
+            .map_err(|e| e.to_string())?
+            .label(name.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
+        chart.draw_series(texts).map_err(|e| e.to_string())?;
+    }
+    let labels = groups
+        .iter()
+        .enumerate()
+        .map(|(gi, (l, _))| Text::new(l.clone(), (gi as f64 + 0.1, lo * 1.25), ("sans-serif", 12)));
+    chart.draw_series(labels).map_err(|e| e.to_string())?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
+}

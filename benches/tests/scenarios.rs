@@ -1,0 +1,80 @@
+//! Every scenario runs once at tiny size, so the benchmarks never rot.
+//!
+//! How: each test runs one scenario through the same runner as `main.rs`, against the real
+//! PostgreSQL and Redis that CI starts, and checks the work, never a timing: every figure was
+//! measured (an unavailable peer is a failure here, because the servers are up), every system
+//! did a sane amount of work, and the work hash moved.
+use quark_benches::report::Figure;
+use quark_benches::runner;
+use quark_benches::scenario::Endpoints;
+use quark_benches::size::Size;
+
+/// Scenarios whose Quark side is wired to a crate that exists in the tree.
+const QUARK_WIRED: &[&str] = &[];
+
+/// Runs `name` at tiny size and checks its outcome; returns the ops per system.
+fn check(name: &str) -> Vec<(String, u64)> {
+    let scenarios = runner::select(&[name.to_owned()]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenarios.len(), 1, "{name} selects exactly one scenario");
+    let run = runner::run(&scenarios, Size::Tiny, &Endpoints::from_env());
+    let (ran, outcome) = &run.outcomes[0];
+    assert_eq!(*ran, name);
+    assert!(!outcome.rows.is_empty(), "{name} produced no rows");
+    for row in &outcome.rows {
+        assert_eq!(row.scenario, name);
+        // Quark's side is checked once its crate's API is wired in (see `ours`).
+        let ours = QUARK_WIRED.contains(&name).then_some(("quark", &row.ours));
+        let figures = ours
+            .into_iter()
+            .chain(row.peers.iter().map(|(n, f)| (n.as_str(), f)));
+        for (system, figure) in figures {
+            match figure {
+                Figure::Value(v) => assert!(v.is_finite() && *v >= 0.0, "{system}: {v}"),
+                Figure::Unavailable(why) => {
+                    panic!("{name} {}: {system} unavailable: {why}", row.metric)
+                }
+            }
+        }
+    }
+    assert!(!outcome.hash().is_empty());
+    for w in &outcome.work {
+        assert!(w.ops > 0, "{name}: {} did no work", w.system);
+        assert!(!w.hash.is_empty(), "{name}: {} hashed nothing", w.system);
+    }
+    let text = runner::render(&run);
+    assert!(text.contains(name), "the report names the scenario");
+    outcome
+        .work
+        .iter()
+        .map(|w| (w.system.clone(), w.ops))
+        .collect()
+}
+
+fn ops(work: &[(String, u64)], system: &str) -> u64 {
+    work.iter()
+        .find(|(s, _)| s == system)
+        .map_or(0, |(_, n)| *n)
+}
+
+#[test]
+fn log_append() {
+    let work = check("log.append");
+    for system in ["postgres", "redis"] {
+        assert!(
+            ops(&work, system) > 0,
+            "{system} appended nothing: {work:?}"
+        );
+    }
+}
+
+#[test]
+fn log_replay() {
+    let work = check("log.replay");
+    for system in ["postgres", "redis"] {
+        assert_eq!(
+            ops(&work, system),
+            2_000,
+            "{system} read back every record: {work:?}"
+        );
+    }
+}
