@@ -1,0 +1,404 @@
+//! The [`Log`] handle: appends, point reads, stats, close; and the state shared with the flusher.
+//!
+//! Invariants:
+//! - Positions are byte offsets in one contiguous address space, strictly increasing in append
+//!   order; segment `n + 1` starts where segment `n` ends.
+//! - `durable_end` only grows, and every position below it that starts a record is durable (an
+//!   append resolves only once `durable_end` passed its record's end).
+//! - After a write failure the log is failed: pending and new appends get an error, reads of what
+//!   was durable keep working.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use rkyv::util::AlignedVec;
+
+use crate::config::{Config, Durability};
+use crate::error::{AppendError, CloseError, IoFailure, ReadError};
+use crate::frame::{self, Decoded, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
+use crate::notify::Notify;
+use crate::reader::{Snapshot, TailReader};
+use crate::record::{Backing, Record, RecordBuilder};
+use crate::recovery::RecoveryReport;
+use crate::segment::Sealed;
+use crate::stats::Stats;
+use crate::writer::{self, Active, Batch, Chunks};
+
+/// Mutable state of one log.
+pub(crate) struct State {
+    pub sealed: BTreeMap<u64, Rc<Sealed>>,
+    /// The flusher's segment; `None` while a flush holds it.
+    pub active: Option<Active>,
+    /// Base and durable chunks of the active segment, for readers.
+    pub active_base: u64,
+    pub active_chunks: Chunks,
+    pub active_records: u64,
+    pub pending: VecDeque<Batch>,
+    /// Segment new appends are assigned to, and bytes assigned in it so far.
+    pub assign_base: u64,
+    pub assign_used: u64,
+    pub next_position: u64,
+    pub durable_end: u64,
+    pub closing: bool,
+    pub closed: bool,
+    pub failed: Option<String>,
+    /// Retired positions, by the base of the segment holding them.
+    pub dead: HashMap<u64, HashSet<u64>>,
+    pub stats: Stats,
+}
+
+/// What one log's handles and its flusher share.
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub config: Config,
+    pub state: RefCell<State>,
+    /// Woken when `durable_end` moves, or the log closes or fails.
+    pub durable: Notify,
+    /// Woken when there is work for the flusher.
+    pub work: Notify,
+    pub recovery: RecoveryReport,
+    pub lock: RefCell<Option<File>>,
+    pub flusher: RefCell<Option<glommio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Lets the flusher notice the log is gone and exit.
+        self.work.notify_all();
+        self.durable.notify_all();
+    }
+}
+
+impl Inner {
+    pub(crate) async fn sync_dir(&self) -> Result<(), IoFailure> {
+        let dir = glommio::io::Directory::open(&self.dir)
+            .await
+            .map_err(|e| IoFailure::new("open dir", &self.dir, e.into()))?;
+        dir.sync()
+            .await
+            .map_err(|e| IoFailure::new("fsync dir", &self.dir, e.into()))?;
+        let _ = dir.close().await;
+        Ok(())
+    }
+
+    pub(crate) fn record_fsync(&self, took: Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let mut st = self.state.borrow_mut();
+        st.stats.fsyncs += 1;
+        st.stats.fsync_latency_us_total += us;
+        st.stats.fsync_latency_us_max = st.stats.fsync_latency_us_max.max(us);
+    }
+
+    pub(crate) fn install_sealed(&self, sealed: Rc<Sealed>) {
+        let mut st = self.state.borrow_mut();
+        st.sealed.insert(sealed.base(), sealed);
+    }
+
+    /// Publishes a durable batch: readers see it, appends waiting for it resolve.
+    pub(crate) fn publish(&self, mut active: Active, batch: Batch) {
+        let mut st = self.state.borrow_mut();
+        assert!(batch.end > st.durable_end, "the durable end only grows");
+        assert_eq!(
+            active.base + active.written,
+            batch.end,
+            "published bytes were written"
+        );
+        active.records += batch.records;
+        active
+            .chunks
+            .borrow_mut()
+            .push((batch.first, Rc::new(batch.bytes)));
+        st.active_base = active.base;
+        st.active_chunks = active.chunks.clone();
+        st.active_records = active.records;
+        st.durable_end = batch.end;
+        st.stats.group_commits += 1;
+        st.stats.records += batch.records;
+        st.stats.bytes += batch.end - batch.first;
+        st.stats.durable_end = batch.end;
+        st.stats.segments = st.sealed.len() as u64 + 1;
+        st.active = Some(active);
+        drop(st);
+        self.durable.notify_all();
+    }
+
+    /// Marks the log failed after a write error.
+    pub(crate) fn fail(&self, active: Active, msg: String) {
+        let mut st = self.state.borrow_mut();
+        st.failed = Some(msg);
+        st.pending.clear();
+        st.active = Some(active);
+        drop(st);
+        self.durable.notify_all();
+    }
+
+    fn enqueue(&self, rec: &RecordBuilder) -> Result<(u64, u64), AppendError> {
+        let parts = rec.parts();
+        if parts.is_empty() {
+            return Err(AppendError::Empty);
+        }
+        let size = rec.size();
+        if size > self.config.record_bytes_max {
+            return Err(AppendError::TooLarge {
+                size,
+                max: self.config.record_bytes_max,
+            });
+        }
+        let flen = rec.frame_len() as u64;
+        let mut st = self.state.borrow_mut();
+        if let Some(f) = &st.failed {
+            return Err(AppendError::Failed(f.clone()));
+        }
+        if st.closing {
+            return Err(AppendError::Closed);
+        }
+        // Every segment keeps room for its seal frame.
+        let capacity = self.config.segment_bytes - SEGMENT_HEADER_LEN - FRAME_HEADER_LEN as u64;
+        if st.assign_used + flen > capacity {
+            st.assign_base = st.next_position;
+            st.assign_used = 0;
+        }
+        let position = st.next_position;
+        let segment_base = st.assign_base;
+        let batch_max = self.config.batch_bytes_max;
+        let fits = st.pending.back().is_some_and(|b| {
+            b.segment_base == segment_base && b.bytes.len() + flen as usize <= batch_max
+        });
+        if !fits {
+            st.pending.push_back(Batch {
+                segment_base,
+                first: position,
+                end: position,
+                records: 0,
+                bytes: AlignedVec::new(),
+            });
+        }
+        let Some(batch) = st.pending.back_mut() else {
+            return Err(AppendError::Failed("internal: no pending batch".into()));
+        };
+        let start = batch.bytes.len();
+        batch.bytes.resize(start + flen as usize, 0);
+        let time_us = writer::now_us();
+        frame::write_record(
+            &mut batch.bytes.as_mut_slice()[start..],
+            position,
+            time_us,
+            &parts,
+        );
+        batch.end = position + flen;
+        batch.records += 1;
+        st.next_position = position + flen;
+        st.assign_used += flen;
+        st.stats.appends += 1;
+        drop(st);
+        self.work.notify_all();
+        Ok((position, position + flen))
+    }
+
+    async fn wait_durable(&self, end: u64) -> Result<(), AppendError> {
+        std::future::poll_fn(|cx| {
+            let st = self.state.borrow();
+            if st.durable_end >= end {
+                return std::task::Poll::Ready(Ok(()));
+            }
+            if let Some(f) = &st.failed {
+                return std::task::Poll::Ready(Err(AppendError::Failed(f.clone())));
+            }
+            if st.closed {
+                return std::task::Poll::Ready(Err(AppendError::Closed));
+            }
+            self.durable.register(cx.waker());
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    /// The durable record at `position` (current state, no snapshot).
+    pub(crate) fn read(&self, position: u64) -> Result<Record, ReadError> {
+        let st = self.state.borrow();
+        if position >= st.durable_end {
+            return Err(ReadError::PastEnd {
+                position,
+                end: st.durable_end,
+            });
+        }
+        if position >= st.active_base {
+            return read_chunks(&st.active_chunks, position, st.durable_end);
+        }
+        let seg = st
+            .sealed
+            .range(..=position)
+            .next_back()
+            .map(|(_, s)| s.clone());
+        drop(st);
+        seg.ok_or(ReadError::NoRecord(position))?.read(position)
+    }
+}
+
+/// Reads the record at `position` from the active segment's durable chunks.
+pub(crate) fn read_chunks(chunks: &Chunks, position: u64, end: u64) -> Result<Record, ReadError> {
+    if position >= end {
+        return Err(ReadError::PastEnd { position, end });
+    }
+    let chunks = chunks.borrow();
+    let i = chunks.partition_point(|(first, _)| *first <= position);
+    let Some((first, bytes)) = i.checked_sub(1).and_then(|i| chunks.get(i)) else {
+        return Err(ReadError::NoRecord(position));
+    };
+    let at = usize::try_from(position - first).map_err(|_| ReadError::NoRecord(position))?;
+    match bytes.get(at..).and_then(frame::read_frame_header) {
+        Some(h) if h.position == position => {}
+        _ => return Err(ReadError::NoRecord(position)),
+    }
+    match frame::decode_frame(bytes.as_slice(), at, Some(position)) {
+        Ok(Decoded::Record(h)) => Ok(Record {
+            header: h,
+            backing: Backing::Mem(bytes.clone()),
+            at,
+        }),
+        _ => Err(ReadError::NoRecord(position)),
+    }
+}
+
+/// A handle to one open log. Cheap to clone; all clones share the log. Lives on the glommio
+/// executor that opened it (`!Send`).
+///
+/// ```no_run
+/// # glommio::LocalExecutor::default().run(async {
+/// use quark_log::{Config, Log, RecordBuilder};
+/// let log = Log::open("/var/lib/quark/shard-0", Config::default()).await.unwrap();
+/// let mut r = RecordBuilder::new();
+/// r.push_bytes(1, b"hello");
+/// let position = log.append(&r).await.unwrap();
+/// let back = log.read(position).unwrap();
+/// assert_eq!(back.entries().next().unwrap().payload, b"hello");
+/// log.close().await.unwrap();
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Log {
+    pub(crate) inner: Rc<Inner>,
+}
+
+impl Log {
+    /// Opens (or creates) the log in `dir`, recovering from a crash if needed.
+    ///
+    /// Must be called on a glommio executor; the log's flusher task runs on it.
+    pub async fn open(dir: impl AsRef<Path>, config: Config) -> Result<Log, crate::OpenError> {
+        crate::recovery::open(dir.as_ref(), config).await
+    }
+
+    /// Appends one record and resolves with its position once it is durable (see
+    /// [`Durability`]). Concurrent appends share one write and one `fdatasync`.
+    pub async fn append(&self, record: &RecordBuilder) -> Result<u64, AppendError> {
+        let (position, end) = self.inner.enqueue(record)?;
+        self.inner.wait_durable(end).await?;
+        Ok(position)
+    }
+
+    /// Appends a record holding one entry of `kind` with `payload` as is.
+    pub async fn append_bytes(&self, kind: u16, payload: &[u8]) -> Result<u64, AppendError> {
+        let mut r = RecordBuilder::new();
+        r.push_bytes(kind, payload);
+        self.append(&r).await
+    }
+
+    /// Appends a record holding one entry of `kind` with `value` archived by rkyv.
+    pub async fn append_value<T>(&self, kind: u16, value: &T) -> Result<u64, AppendError>
+    where
+        T: for<'a> rkyv::Serialize<
+                rkyv::api::high::HighSerializer<
+                    AlignedVec,
+                    rkyv::ser::allocator::ArenaHandle<'a>,
+                    rkyv::rancor::Error,
+                >,
+            >,
+    {
+        let mut r = RecordBuilder::new();
+        r.push(kind, value)?;
+        self.append(&r).await
+    }
+
+    /// The durable record starting at `position`.
+    pub fn read(&self, position: u64) -> Result<Record, ReadError> {
+        self.inner.read(position)
+    }
+
+    /// A consistent view of every durable record at this moment, for synchronous iteration.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::of(&self.inner)
+    }
+
+    /// A reader that yields every durable record from `position` on and then waits for more.
+    pub fn tail(&self, position: u64) -> TailReader {
+        TailReader::new(self.clone(), position)
+    }
+
+    /// One past the last durable byte: every record below it is durable, none at or above it.
+    pub fn durable_end(&self) -> u64 {
+        self.inner.state.borrow().durable_end
+    }
+
+    /// Position of the first record still stored (0 for a log that never dropped a segment).
+    pub fn first_position(&self) -> u64 {
+        let st = self.inner.state.borrow();
+        st.sealed.keys().next().copied().unwrap_or(st.active_base)
+    }
+
+    /// Counters for the harness and for operators.
+    pub fn stats(&self) -> Stats {
+        self.inner.state.borrow().stats.clone()
+    }
+
+    /// What recovery found and did when this log was opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.recovery
+    }
+
+    /// The configuration the log was opened with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The log's directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Whether appends are `fdatasync`ed.
+    pub fn is_durable(&self) -> bool {
+        self.inner.config.durability == Durability::Fsync
+    }
+
+    /// Stops accepting appends, waits for pending ones to become durable, then releases the
+    /// files and the directory lock. Later appends fail with [`AppendError::Closed`]; tailing
+    /// readers finish once they have read everything.
+    pub async fn close(&self) -> Result<(), CloseError> {
+        self.inner.state.borrow_mut().closing = true;
+        self.inner.work.notify_all();
+        let handle = self.inner.flusher.borrow_mut().take();
+        if let Some(h) = handle {
+            h.await;
+        }
+        let active = {
+            let mut st = self.inner.state.borrow_mut();
+            st.closed = true;
+            st.active.take()
+        };
+        if let Some(a) = active
+            && let Ok(file) = Rc::try_unwrap(a.file)
+        {
+            let _ = file.close().await;
+        }
+        self.inner.lock.borrow_mut().take();
+        self.inner.durable.notify_all();
+        match self.inner.state.borrow().failed.clone() {
+            Some(f) => Err(CloseError::Failed(f)),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,523 @@
+//! Opening a log: directory checks, the lock, and crash recovery of the tail segment.
+//!
+//! Recovery rules (see `docs/log-format.md`):
+//! 1. Sealed segments are mapped and their headers checked; their frames are checked when read.
+//! 2. The last segment is scanned from its first frame. The scan stops at zero bytes (a clean
+//!    end), at a seal frame (the segment was sealed; a new one is started), or at the first
+//!    frame that fails validation.
+//! 3. Whatever non-zero bytes follow the stop point were never acknowledged *if* they lie
+//!    within one write's reach (`batch_bytes_max` plus one block): they are zero-filled and
+//!    reported. A valid frame further away means acknowledged records sit behind damage, which
+//!    is reported as corruption and changes nothing.
+//! 4. A last segment whose header block is all zeros was being created when the process died;
+//!    it held no acknowledged record and is removed.
+//!
+//! Opening does blocking `std::fs` work: it runs once per log, before the shard serves traffic.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use glommio::io::OpenOptions as DmaOptions;
+use rkyv::util::AlignedVec;
+
+use crate::config::Config;
+use crate::error::{CorruptReason, IoFailure, OpenError};
+use crate::frame::{self, Decoded, HeaderProblem, SEGMENT_HEADER_LEN, SegmentKind};
+use crate::log::{Inner, Log, State};
+use crate::notify::Notify;
+use crate::segment::{self, Sealed, SealedError, corrupt};
+use crate::stats::Stats;
+use crate::writer::{self, Active, BLOCK};
+
+/// Name of the file that marks a directory as a Quark log, with the format version.
+pub const FORMAT_FILE: &str = "FORMAT";
+/// Contents of [`FORMAT_FILE`].
+pub const FORMAT_TEXT: &str = "quark-log format 1\n";
+/// Name of the lock file every open log holds an exclusive lock on.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// What recovery found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Segment files after recovery, active one included.
+    pub segments: usize,
+    /// Durable end after recovery.
+    pub durable_end: u64,
+    /// Records found in the tail segment.
+    pub tail_records: u64,
+    /// Bytes cut from the tail segment, if any.
+    pub truncation: Option<Truncation>,
+    /// A tail segment created but never initialized, removed.
+    pub removed_blank_segment: Option<PathBuf>,
+    /// Unfinished compaction outputs removed.
+    pub removed_leftovers: Vec<PathBuf>,
+}
+
+/// The torn or corrupt tail recovery cut off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Truncation {
+    /// The segment file.
+    pub path: PathBuf,
+    /// File offset of the first byte cut.
+    pub offset: u64,
+    /// Position of the first byte cut (the new durable end).
+    pub position: u64,
+    /// Non-zero bytes cut (from `offset` to the last non-zero byte).
+    pub bytes: u64,
+    /// Frames cut: the damaged one plus valid frames found after it.
+    pub frames: u64,
+    /// Why the scan stopped.
+    pub reason: Option<CorruptReason>,
+}
+
+/// Result of scanning a tail segment's bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct TailScan {
+    /// Valid data bytes after the segment header.
+    pub valid: u64,
+    pub records: u64,
+    /// `Some(end)` if the segment ends with a seal frame.
+    pub sealed: Option<u64>,
+    /// File offset range `[from, to)` to zero-fill, frames cut, and the reason.
+    pub cut: Option<(u64, u64, u64, Option<CorruptReason>)>,
+}
+
+/// Scans a plain tail segment (whole file in `b`) whose base is `base`.
+///
+/// `reach` is the furthest a torn write can extend past the last durable byte.
+pub(crate) fn scan_tail(b: &[u8], base: u64, reach: u64) -> Result<TailScan, (u64, CorruptReason)> {
+    let mut at = SEGMENT_HEADER_LEN as usize;
+    let mut records = 0u64;
+    let reason = loop {
+        let pos = base + (at as u64 - SEGMENT_HEADER_LEN);
+        match frame::decode_frame(b, at, Some(pos)) {
+            Ok(Decoded::Record(h)) => {
+                records += 1;
+                at += h.frame_len();
+            }
+            Ok(Decoded::Seal(end)) => {
+                let valid = at as u64 - SEGMENT_HEADER_LEN;
+                return Ok(TailScan {
+                    valid,
+                    records,
+                    sealed: Some(end),
+                    cut: None,
+                });
+            }
+            Ok(Decoded::End) => break None,
+            Err(r) => break Some(r),
+        }
+    };
+    let valid = at as u64 - SEGMENT_HEADER_LEN;
+    let extent = b.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1).max(at);
+    if extent == at {
+        return Ok(TailScan {
+            valid,
+            records,
+            sealed: None,
+            cut: None,
+        });
+    }
+    // Valid frames behind the stop point: unacknowledged if within one write's reach,
+    // otherwise acknowledged data behind damage.
+    let mut frames = 1u64;
+    let mut off = at + frame::FRAME_ALIGN;
+    while off + frame::FRAME_HEADER_LEN <= extent {
+        let pos = base + (off as u64 - SEGMENT_HEADER_LEN);
+        let named = frame::read_frame_header(&b[off..]).map(|h| h.position);
+        if named == Some(pos) && frame::decode_frame(b, off, Some(pos)).is_ok() {
+            if (off - at) as u64 > reach {
+                return Err((at as u64, CorruptReason::DamageBeforeValidFrames));
+            }
+            frames += 1;
+        }
+        off += frame::FRAME_ALIGN;
+    }
+    Ok(TailScan {
+        valid,
+        records,
+        sealed: None,
+        cut: Some((at as u64, extent as u64, frames, reason)),
+    })
+}
+
+fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> IoFailure + 'a {
+    move |e| IoFailure::new(op, path, e)
+}
+
+/// Checks (or creates) the directory and its FORMAT file, then takes the lock.
+fn prepare_dir(dir: &Path, config: &Config) -> Result<File, OpenError> {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => return Err(OpenError::NotALog(dir.into(), "not a directory")),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !config.create_if_missing {
+                return Err(OpenError::Missing(dir.into()));
+            }
+            std::fs::create_dir_all(dir).map_err(io("create dir", dir))?;
+        }
+        Err(e) => return Err(IoFailure::new("stat", dir, e).into()),
+    }
+    let format = dir.join(FORMAT_FILE);
+    match std::fs::read(&format) {
+        Ok(text) if text == FORMAT_TEXT.as_bytes() => {}
+        Ok(text) if text.starts_with(b"quark-log format ") => {
+            let v = String::from_utf8_lossy(&text[17..])
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            return Err(OpenError::UnsupportedVersion {
+                path: format,
+                version: v,
+            });
+        }
+        Ok(_) => return Err(OpenError::NotALog(dir.into(), "FORMAT file not recognized")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let empty = std::fs::read_dir(dir)
+                .map_err(io("read dir", dir))?
+                .next()
+                .is_none();
+            if !empty {
+                return Err(OpenError::NotALog(dir.into(), "no FORMAT file, not empty"));
+            }
+            if !config.create_if_missing {
+                return Err(OpenError::NotALog(
+                    dir.into(),
+                    "empty, create_if_missing is off",
+                ));
+            }
+            let mut f = File::create(&format).map_err(io("create", &format))?;
+            f.write_all(FORMAT_TEXT.as_bytes())
+                .map_err(io("write", &format))?;
+            f.sync_all().map_err(io("fsync", &format))?;
+            sync_dir_blocking(dir)?;
+        }
+        Err(e) => return Err(IoFailure::new("read", &format, e).into()),
+    }
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io("open", &lock_path))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::Locked(dir.into())),
+        Err(std::fs::TryLockError::Error(e)) => Err(IoFailure::new("lock", &lock_path, e).into()),
+    }
+}
+
+fn sync_dir_blocking(dir: &Path) -> Result<(), IoFailure> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("fsync dir", dir))
+}
+
+/// Recovers the last segment. Returns the active segment's pieces, or `None` when the last
+/// segment turned out sealed, blank or compacted (a new active segment must be started).
+struct TailState {
+    base: u64,
+    path: PathBuf,
+    valid: u64,
+    records: u64,
+    data: AlignedVec,
+}
+
+fn recover_tail(
+    base: u64,
+    path: &Path,
+    config: &Config,
+    report: &mut RecoveryReport,
+) -> Result<Result<TailState, Option<Sealed>>, OpenError> {
+    let b = std::fs::read(path).map_err(io("read", path))?;
+    let header = match frame::decode_segment_header(&b) {
+        Ok(h) => h,
+        Err(HeaderProblem::Blank) => {
+            let shown = path.display();
+            tracing::warn!(path = %shown, "removing a segment whose creation never finished");
+            std::fs::remove_file(path).map_err(io("remove", path))?;
+            report.removed_blank_segment = Some(path.to_path_buf());
+            return Ok(Err(None));
+        }
+        Err(HeaderProblem::Corrupt(r)) => return Err(corrupt(path, 0, base, r).into()),
+        Err(HeaderProblem::Version(v)) => {
+            return Err(OpenError::UnsupportedVersion {
+                path: path.into(),
+                version: v,
+            });
+        }
+    };
+    if header.base != base {
+        return Err(corrupt(path, 0, base, CorruptReason::NameMismatch).into());
+    }
+    if header.kind == SegmentKind::Compacted {
+        return Ok(Err(Some(Sealed::open(path, base, None)?)));
+    }
+    let reach = config.batch_bytes_max as u64 + BLOCK;
+    let scan = scan_tail(&b, base, reach).map_err(|(offset, reason)| {
+        corrupt(path, offset, base + offset - SEGMENT_HEADER_LEN, reason)
+    })?;
+    if let Some(end) = scan.sealed {
+        let sealed = Sealed::open(path, base, Some(end))?;
+        sealed.records.set(Some(scan.records));
+        return Ok(Err(Some(sealed)));
+    }
+    if let Some((from, to, frames, reason)) = scan.cut {
+        let t = Truncation {
+            path: path.to_path_buf(),
+            offset: from,
+            position: base + from - SEGMENT_HEADER_LEN,
+            bytes: to - from,
+            frames,
+            reason,
+        };
+        tracing::warn!(
+            path = %path.display(), offset = t.offset, position = t.position, bytes = t.bytes,
+            frames = t.frames, reason = ?t.reason, "truncating torn log tail"
+        );
+        zero_fill(path, from, to)?;
+        report.truncation = Some(t);
+    }
+    let start = SEGMENT_HEADER_LEN as usize;
+    let mut data = AlignedVec::with_capacity(scan.valid as usize);
+    data.extend_from_slice(&b[start..start + scan.valid as usize]);
+    Ok(Ok(TailState {
+        base,
+        path: path.to_path_buf(),
+        valid: scan.valid,
+        records: scan.records,
+        data,
+    }))
+}
+
+fn zero_fill(path: &Path, from: u64, to: u64) -> Result<(), IoFailure> {
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io("open", path))?;
+    let zeros = vec![0u8; (to - from) as usize];
+    f.write_all_at(&zeros, from)
+        .map_err(io("zero-fill", path))?;
+    f.sync_data().map_err(io("fdatasync", path))
+}
+
+fn read_to_open(e: crate::ReadError) -> OpenError {
+    match e {
+        crate::ReadError::Corrupt(c) => OpenError::Corrupt(c),
+        other => OpenError::Io(IoFailure::new(
+            "read",
+            "",
+            std::io::Error::other(other.to_string()),
+        )),
+    }
+}
+
+impl From<SealedError> for OpenError {
+    fn from(e: SealedError) -> Self {
+        match e {
+            SealedError::Corrupt(c) => OpenError::Corrupt(c),
+            SealedError::Version(path, version) => OpenError::UnsupportedVersion { path, version },
+            SealedError::Io(e) => OpenError::Io(e),
+        }
+    }
+}
+
+/// Opens the log in `dir`: see the module documentation.
+pub(crate) async fn open(dir: &Path, config: Config) -> Result<Log, OpenError> {
+    config.validate()?;
+    let lock = prepare_dir(dir, &config)?;
+    let listing = segment::list(dir)?;
+    let mut report = RecoveryReport::default();
+    for leftover in &listing.leftovers {
+        std::fs::remove_file(leftover).map_err(io("remove", leftover))?;
+        report.removed_leftovers.push(leftover.clone());
+    }
+    let mut sealed = BTreeMap::new();
+    let mut segments = listing.segments;
+    let last = segments.pop();
+    for (base, path) in &segments {
+        sealed.insert(*base, Rc::new(Sealed::open(path, *base, None)?));
+    }
+    let tail = match &last {
+        Some((base, path)) => recover_tail(*base, path, &config, &mut report)?,
+        None => Err(None),
+    };
+    let tail = match tail {
+        Ok(t) => Some(t),
+        Err(Some(s)) => {
+            sealed.insert(s.base(), Rc::new(s));
+            None
+        }
+        Err(None) => None,
+    };
+    // Where a fresh active segment starts: after the last sealed one, else at 0.
+    let fresh_base = match sealed.values().next_back() {
+        Some(s) => s.end().map_err(read_to_open)?.unwrap_or(0),
+        None => last.as_ref().map_or(0, |(b, _)| *b),
+    };
+    let inner = build_inner(dir, config, sealed, lock, report, tail, fresh_base).await?;
+    let flusher = glommio::spawn_local(writer::flusher(Rc::downgrade(&inner))).detach();
+    *inner.flusher.borrow_mut() = Some(flusher);
+    Ok(Log { inner })
+}
+
+async fn build_inner(
+    dir: &Path,
+    config: Config,
+    sealed: BTreeMap<u64, Rc<Sealed>>,
+    lock: File,
+    mut report: RecoveryReport,
+    tail: Option<TailState>,
+    fresh_base: u64,
+) -> Result<Rc<Inner>, OpenError> {
+    let active_base = tail.as_ref().map_or(fresh_base, |t| t.base);
+    let state = State {
+        sealed,
+        active: None,
+        active_base,
+        active_chunks: Rc::new(RefCell::new(Vec::new())),
+        active_records: 0,
+        pending: VecDeque::new(),
+        assign_base: active_base,
+        assign_used: 0,
+        next_position: active_base,
+        durable_end: active_base,
+        closing: false,
+        closed: false,
+        failed: None,
+        dead: HashMap::new(),
+        stats: Stats::default(),
+    };
+    let inner = Rc::new(Inner {
+        dir: dir.to_path_buf(),
+        config,
+        state: RefCell::new(state),
+        durable: Notify::default(),
+        work: Notify::default(),
+        recovery: RecoveryReport::default(),
+        lock: RefCell::new(Some(lock)),
+        flusher: RefCell::new(None),
+    });
+    let active = match tail {
+        Some(t) => open_active(t).await?,
+        None => writer::create_segment(&inner, fresh_base).await?,
+    };
+    let end = active.base + active.written;
+    {
+        let mut st = inner.state.borrow_mut();
+        st.active_chunks = active.chunks.clone();
+        st.active_records = active.records;
+        st.assign_used = active.written;
+        st.next_position = end;
+        st.durable_end = end;
+        st.stats.durable_end = end;
+        st.stats.segments = st.sealed.len() as u64 + 1;
+        report.segments = st.sealed.len() + 1;
+        report.durable_end = end;
+        report.tail_records = active.records;
+        st.active = Some(active);
+    }
+    // The report is only known now; `Inner` is not shared yet, so it can still be replaced.
+    let mut inner = inner;
+    if let Some(i) = Rc::get_mut(&mut inner) {
+        i.recovery = report;
+    }
+    Ok(inner)
+}
+
+async fn open_active(t: TailState) -> Result<Active, OpenError> {
+    let file = DmaOptions::new()
+        .read(true)
+        .write(true)
+        .dma_open(&t.path)
+        .await
+        .map_err(|e| IoFailure::new("open segment", &t.path, e.into()))?;
+    let tail_start = (t.valid - t.valid % BLOCK) as usize;
+    let tail = t.data.as_slice()[tail_start..].to_vec();
+    let chunks = Rc::new(RefCell::new(Vec::new()));
+    if t.valid > 0 {
+        chunks.borrow_mut().push((t.base, Rc::new(t.data)));
+    }
+    Ok(Active {
+        base: t.base,
+        path: t.path,
+        file: Rc::new(file),
+        written: t.valid,
+        tail,
+        chunks,
+        records: t.records,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frame length of the test records: 32-byte header, 16-byte entry header, 48 payload.
+    const F: usize = 96;
+
+    fn segment(records: usize) -> Vec<u8> {
+        let mut b = vec![0u8; SEGMENT_HEADER_LEN as usize];
+        for i in 0..records {
+            let pos = b.len() as u64 - SEGMENT_HEADER_LEN;
+            frame::encode_record(&mut b, pos, 0, &[(1, &[i as u8; 40])]);
+        }
+        b.resize(b.len() + 8192, 0);
+        b
+    }
+
+    #[test]
+    fn clean_tail_scans_to_the_end() {
+        let b = segment(5);
+        let s = scan_tail(&b, 0, 1 << 20).unwrap();
+        assert_eq!(s.records, 5);
+        assert_eq!(s.cut, None);
+        assert_eq!(s.valid, 5 * F as u64);
+    }
+
+    #[test]
+    fn torn_last_frame_is_cut() {
+        let mut b = segment(5);
+        let last = SEGMENT_HEADER_LEN as usize + 4 * F;
+        b[last + 40] ^= 0xff;
+        let s = scan_tail(&b, 0, 1 << 20).unwrap();
+        assert_eq!(s.records, 4);
+        assert_eq!(s.valid, 4 * F as u64);
+        let (from, to, frames, reason) = s.cut.unwrap();
+        assert_eq!(from, last as u64);
+        // The extent ends at the last non-zero byte: the payload, not its padding.
+        assert_eq!(to, (last + 32 + 16 + 40) as u64);
+        assert_eq!(frames, 1);
+        assert_eq!(reason, Some(CorruptReason::Checksum));
+    }
+
+    #[test]
+    fn damage_far_before_valid_frames_is_corruption() {
+        let mut b = segment(50);
+        let at = SEGMENT_HEADER_LEN as usize + 3 * F;
+        b[at + 40] ^= 0xff;
+        // A write reaches at most 1 KiB here, and valid frames lie 4.4 KiB further.
+        let e = scan_tail(&b, 0, 1024).unwrap_err();
+        assert_eq!(e, (at as u64, CorruptReason::DamageBeforeValidFrames));
+        // Within reach, the same damage is a torn tail.
+        let s = scan_tail(&b, 0, 1 << 20).unwrap();
+        assert_eq!(s.cut.unwrap().2, 47);
+    }
+
+    #[test]
+    fn garbage_after_zero_header_is_cut() {
+        let mut b = segment(2);
+        let end = SEGMENT_HEADER_LEN as usize + 2 * F;
+        b[end + 100] = 7;
+        let s = scan_tail(&b, 0, 1 << 20).unwrap();
+        assert_eq!(s.records, 2);
+        let (from, to, _, reason) = s.cut.unwrap();
+        assert_eq!((from, to, reason), (end as u64, end as u64 + 101, None));
+    }
+}

@@ -1,0 +1,358 @@
+//! Segment files: naming, listing, and reading sealed segments through memory maps.
+//!
+//! Invariants:
+//! - A segment file is named by its base position (`{base:020}.seg`) and its header repeats
+//!   that base; a mismatch is corruption.
+//! - A sealed plain segment holds its records at `SEGMENT_HEADER_LEN + position - base`, then a
+//!   seal frame whose position is the segment's end. Zero bytes before the seal are corruption.
+//! - A compacted segment holds the live frames of its range packed in position order, then a
+//!   seal frame; its header records the range's end.
+
+#[allow(unsafe_code)]
+pub(crate) mod mmap;
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::error::{CorruptReason, Corruption, IoFailure, ReadError};
+use crate::frame::{self, Decoded, HeaderProblem, SEGMENT_HEADER_LEN, SegmentHeader, SegmentKind};
+use crate::record::{Backing, Record};
+use mmap::Mapped;
+
+/// File name suffix of segment files.
+pub(crate) const SEGMENT_SUFFIX: &str = ".seg";
+/// File name suffix of a compaction's output before it is renamed into place.
+pub(crate) const COMPACT_SUFFIX: &str = ".compact";
+
+/// The file name of the segment starting at `base`.
+pub(crate) fn segment_name(base: u64) -> String {
+    format!("{base:020}{SEGMENT_SUFFIX}")
+}
+
+/// Parses a segment file name back into its base position.
+pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(SEGMENT_SUFFIX)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Segment files of `dir`, sorted by base, and leftover compaction files.
+pub(crate) struct Listing {
+    pub segments: Vec<(u64, PathBuf)>,
+    pub leftovers: Vec<PathBuf>,
+}
+
+/// Lists the segment files of a log directory.
+pub(crate) fn list(dir: &Path) -> Result<Listing, IoFailure> {
+    let rd = std::fs::read_dir(dir).map_err(|e| IoFailure::new("read dir", dir, e))?;
+    let mut listing = Listing {
+        segments: Vec::new(),
+        leftovers: Vec::new(),
+    };
+    for entry in rd {
+        let entry = entry.map_err(|e| IoFailure::new("read dir", dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(base) = parse_segment_name(name) {
+            listing.segments.push((base, entry.path()));
+        } else if name.ends_with(COMPACT_SUFFIX) {
+            listing.leftovers.push(entry.path());
+        }
+    }
+    listing.segments.sort_unstable_by_key(|(b, _)| *b);
+    Ok(listing)
+}
+
+/// Why a sealed segment could not be opened.
+#[derive(Debug)]
+pub(crate) enum SealedError {
+    Corrupt(Corruption),
+    Version(PathBuf, u32),
+    Io(IoFailure),
+}
+
+impl From<Corruption> for SealedError {
+    fn from(c: Corruption) -> Self {
+        SealedError::Corrupt(c)
+    }
+}
+
+impl std::fmt::Display for SealedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SealedError::Corrupt(c) => c.fmt(f),
+            SealedError::Version(p, v) => {
+                write!(f, "{}: unsupported format version {v}", p.display())
+            }
+            SealedError::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+fn bad_index(_: &ReadError) -> CorruptReason {
+    CorruptReason::PositionMismatch
+}
+
+/// A sealed, immutable segment, read through a memory map.
+pub(crate) struct Sealed {
+    pub path: PathBuf,
+    pub header: SegmentHeader,
+    map: Rc<Mapped>,
+    /// Compacted segments: `(position, file offset)` of every frame, in position order.
+    index: Vec<(u64, usize)>,
+    /// The end position, once known (from the header, the writer, or a walk to the seal).
+    end: Cell<Option<u64>>,
+    /// Number of records, once known.
+    pub records: Cell<Option<u64>>,
+}
+
+impl Sealed {
+    /// Maps `path` and checks its header against `base`.
+    pub(crate) fn open(path: &Path, base: u64, end: Option<u64>) -> Result<Sealed, SealedError> {
+        let map = Mapped::open(path).map_err(SealedError::Io)?;
+        let header = match frame::decode_segment_header(map.bytes()) {
+            Ok(h) => h,
+            Err(HeaderProblem::Blank) => {
+                return Err(corrupt(path, 0, base, CorruptReason::BadMagic).into());
+            }
+            Err(HeaderProblem::Corrupt(r)) => return Err(corrupt(path, 0, base, r).into()),
+            Err(HeaderProblem::Version(v)) => return Err(SealedError::Version(path.into(), v)),
+        };
+        if header.base != base {
+            return Err(corrupt(path, 0, base, CorruptReason::NameMismatch).into());
+        }
+        let mut s = Sealed {
+            path: path.to_path_buf(),
+            header,
+            map: Rc::new(map),
+            index: Vec::new(),
+            end: Cell::new(end),
+            records: Cell::new(None),
+        };
+        if header.kind == SegmentKind::Compacted {
+            s.build_index().map_err(|e| match e {
+                ReadError::Corrupt(c) => SealedError::Corrupt(c),
+                other => SealedError::Corrupt(corrupt(path, 0, base, bad_index(&other))),
+            })?;
+        }
+        Ok(s)
+    }
+
+    fn build_index(&mut self) -> Result<(), ReadError> {
+        let b = self.map.bytes();
+        let mut at = SEGMENT_HEADER_LEN as usize;
+        let mut last = None;
+        loop {
+            let pos = frame::read_frame_header(b.get(at..).unwrap_or(&[]))
+                .map_or(self.header.base, |h| h.position);
+            match frame::decode_frame(b, at, None) {
+                Ok(Decoded::Record(h)) => {
+                    if last.is_some_and(|l| h.position <= l) || h.position < self.header.base {
+                        return Err(self.corrupt_at(at, pos, CorruptReason::PositionMismatch));
+                    }
+                    last = Some(h.position);
+                    self.index.push((h.position, at));
+                    at += h.frame_len();
+                }
+                Ok(Decoded::Seal(end)) if end == self.header.end => break,
+                Ok(Decoded::Seal(_)) => {
+                    return Err(self.corrupt_at(at, pos, CorruptReason::PositionMismatch));
+                }
+                Ok(Decoded::End) => {
+                    return Err(self.corrupt_at(at, pos, CorruptReason::MissingSeal));
+                }
+                Err(r) => return Err(self.corrupt_at(at, pos, r)),
+            }
+        }
+        self.end.set(Some(self.header.end));
+        self.records.set(Some(self.index.len() as u64));
+        Ok(())
+    }
+
+    fn corrupt_at(&self, at: usize, position: u64, reason: CorruptReason) -> ReadError {
+        ReadError::Corrupt(corrupt(&self.path, at as u64, position, reason))
+    }
+
+    /// The first position of this segment's range.
+    pub(crate) fn base(&self) -> u64 {
+        self.header.base
+    }
+
+    fn offset_of(&self, position: u64) -> Option<usize> {
+        let rel = position.checked_sub(self.header.base)?;
+        usize::try_from(rel.checked_add(SEGMENT_HEADER_LEN)?).ok()
+    }
+
+    fn record(&self, h: frame::FrameHeader, at: usize) -> Record {
+        Record {
+            header: h,
+            backing: Backing::Map(self.map.clone()),
+            at,
+        }
+    }
+
+    /// The record starting exactly at `position`.
+    pub(crate) fn read(&self, position: u64) -> Result<Record, ReadError> {
+        if self.header.kind == SegmentKind::Compacted {
+            let i = self
+                .index
+                .binary_search_by_key(&position, |(p, _)| *p)
+                .map_err(|_| ReadError::NoRecord(position))?;
+            let at = self.index[i].1;
+            return match frame::decode_frame(self.map.bytes(), at, Some(position)) {
+                Ok(Decoded::Record(h)) => Ok(self.record(h, at)),
+                Ok(_) => Err(ReadError::NoRecord(position)),
+                Err(r) => Err(self.corrupt_at(at, position, r)),
+            };
+        }
+        let b = self.map.bytes();
+        let at = self
+            .offset_of(position)
+            .ok_or(ReadError::NoRecord(position))?;
+        // A header naming another position means `position` is not a record boundary; only a
+        // header that names it and then fails validation is corruption.
+        match b.get(at..).and_then(frame::read_frame_header) {
+            Some(h) if h.position == position => {}
+            _ => return Err(ReadError::NoRecord(position)),
+        }
+        match frame::decode_frame(b, at, Some(position)) {
+            Ok(Decoded::Record(h)) => Ok(self.record(h, at)),
+            Ok(_) => Err(ReadError::NoRecord(position)),
+            Err(r) => Err(self.corrupt_at(at, position, r)),
+        }
+    }
+
+    /// The first record at or after `position`, or `None` past this segment's last record.
+    pub(crate) fn next_from(&self, position: u64) -> Result<Option<Record>, ReadError> {
+        let position = position.max(self.header.base);
+        if self.header.kind == SegmentKind::Compacted {
+            let i = self.index.partition_point(|(p, _)| *p < position);
+            let Some(&(p, at)) = self.index.get(i) else {
+                return Ok(None);
+            };
+            return match frame::decode_frame(self.map.bytes(), at, Some(p)) {
+                Ok(Decoded::Record(h)) => Ok(Some(self.record(h, at))),
+                Ok(_) => Err(self.corrupt_at(at, p, CorruptReason::BadFlags)),
+                Err(r) => Err(self.corrupt_at(at, p, r)),
+            };
+        }
+        if self.end()?.is_some_and(|e| position >= e) {
+            return Ok(None);
+        }
+        let at = self
+            .offset_of(position)
+            .ok_or(ReadError::NoRecord(position))?;
+        match frame::decode_frame(self.map.bytes(), at, Some(position)) {
+            Ok(Decoded::Record(h)) => Ok(Some(self.record(h, at))),
+            Ok(Decoded::Seal(_)) => Ok(None),
+            Ok(Decoded::End) => Err(self.corrupt_at(at, position, CorruptReason::MissingSeal)),
+            Err(r) => Err(self.corrupt_at(at, position, r)),
+        }
+    }
+
+    /// The end position (the seal's), walking frame headers once if it is not known yet.
+    pub(crate) fn end(&self) -> Result<Option<u64>, ReadError> {
+        if let Some(e) = self.end.get() {
+            return Ok(Some(e));
+        }
+        let (end, records) = self.walk(false)?;
+        self.end.set(Some(end));
+        self.records.set(Some(records));
+        Ok(Some(end))
+    }
+
+    /// Walks every frame to the seal; with `check`, validates every CRC on the way.
+    /// Returns the end position and the number of records.
+    pub(crate) fn walk(&self, check: bool) -> Result<(u64, u64), ReadError> {
+        if self.header.kind == SegmentKind::Compacted {
+            if check {
+                for &(p, at) in &self.index {
+                    if let Err(r) = frame::decode_frame(self.map.bytes(), at, Some(p)) {
+                        return Err(self.corrupt_at(at, p, r));
+                    }
+                }
+            }
+            return Ok((self.header.end, self.index.len() as u64));
+        }
+        let b = self.map.bytes();
+        let mut pos = self.header.base;
+        let mut records = 0u64;
+        loop {
+            let at = self.offset_of(pos).ok_or(ReadError::NoRecord(pos))?;
+            let decoded = if check {
+                frame::decode_frame(b, at, Some(pos))
+            } else {
+                walk_header(b, at, pos)
+            };
+            match decoded {
+                Ok(Decoded::Record(h)) => {
+                    records += 1;
+                    pos += h.frame_len() as u64;
+                }
+                Ok(Decoded::Seal(end)) => return Ok((end, records)),
+                Ok(Decoded::End) => {
+                    return Err(self.corrupt_at(at, pos, CorruptReason::MissingSeal));
+                }
+                Err(r) => return Err(self.corrupt_at(at, pos, r)),
+            }
+        }
+    }
+
+    /// Positions of every record, in order (used by compaction).
+    pub(crate) fn positions(&self) -> Result<Vec<u64>, ReadError> {
+        if self.header.kind == SegmentKind::Compacted {
+            return Ok(self.index.iter().map(|(p, _)| *p).collect());
+        }
+        let mut out = Vec::new();
+        let mut pos = self.header.base;
+        while let Some(r) = self.next_from(pos)? {
+            out.push(r.position());
+            pos = r.end();
+        }
+        Ok(out)
+    }
+
+    /// Size of the file on disk.
+    pub(crate) fn file_len(&self) -> u64 {
+        self.map.bytes().len() as u64
+    }
+}
+
+/// Decodes only the header at `at` (no CRC): enough to find a sealed segment's end quickly.
+fn walk_header(b: &[u8], at: usize, pos: u64) -> Result<Decoded, CorruptReason> {
+    let Some(h) = b.get(at..).filter(|r| r.len() >= frame::FRAME_HEADER_LEN) else {
+        return Err(CorruptReason::ShortHeader);
+    };
+    let Some(h) = frame::read_frame_header(h) else {
+        return Ok(Decoded::End);
+    };
+    if h.position != pos {
+        return Err(CorruptReason::PositionMismatch);
+    }
+    if at + h.frame_len() > b.len() || !(h.body_len as usize).is_multiple_of(frame::FRAME_ALIGN) {
+        return Err(CorruptReason::BadLength);
+    }
+    match h.flags {
+        frame::FLAG_SEAL => Ok(Decoded::Seal(h.position)),
+        frame::FLAG_RECORD => Ok(Decoded::Record(h)),
+        _ => Err(CorruptReason::BadFlags),
+    }
+}
+
+/// Builds a [`Corruption`].
+pub(crate) fn corrupt(
+    path: &Path,
+    offset: u64,
+    position: u64,
+    reason: CorruptReason,
+) -> Corruption {
+    Corruption {
+        path: path.to_path_buf(),
+        offset,
+        position,
+        reason,
+    }
+}

@@ -1,0 +1,230 @@
+//! Append, read, iterate, tail and reopen a log through its public API.
+
+mod common;
+
+use common::{run, small, small_nosync};
+use quark_log::{AppendError, Config, Log, OpenError, ReadError, RecordBuilder};
+
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Debug, PartialEq)]
+struct Event {
+    id: u64,
+    name: String,
+}
+
+#[test]
+fn append_read_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    run(move || async move {
+        let log = Log::open(&path, Config::default()).await.unwrap();
+        let mut positions = Vec::new();
+        for i in 0..10u64 {
+            let p = log
+                .append_value(
+                    1,
+                    &Event {
+                        id: i,
+                        name: format!("e{i}"),
+                    },
+                )
+                .await
+                .unwrap();
+            positions.push(p);
+        }
+        assert!(positions.windows(2).all(|w| w[0] < w[1]));
+        let stats = log.stats();
+        assert_eq!(stats.records, 10);
+        assert!(
+            stats.fsyncs >= 10,
+            "each sequential append is its own commit: {stats:?}"
+        );
+        assert!(log.durable_end() > *positions.last().unwrap());
+        let r = log.read(positions[3]).unwrap();
+        let e = r.entries().next().unwrap().access::<Event>().unwrap();
+        assert_eq!(e.id, 3);
+        assert_eq!(e.name.as_str(), "e3");
+        log.close().await.unwrap();
+        assert!(matches!(
+            log.append_bytes(1, b"x").await,
+            Err(AppendError::Closed)
+        ));
+
+        let log = Log::open(&path, Config::default()).await.unwrap();
+        assert_eq!(log.recovery_report().tail_records, 10);
+        assert_eq!(log.recovery_report().truncation, None);
+        let all: Vec<_> = log.snapshot().iter().map(|r| r.unwrap()).collect();
+        assert_eq!(all.len(), 10);
+        for (i, r) in all.iter().enumerate() {
+            assert_eq!(r.position(), positions[i]);
+            let e: Event = r.entries().next().unwrap().deserialize().unwrap();
+            assert_eq!(
+                e,
+                Event {
+                    id: i as u64,
+                    name: format!("e{i}")
+                }
+            );
+        }
+        let p = log.append_bytes(2, b"after reopen").await.unwrap();
+        assert!(p > positions[9]);
+        log.close().await.unwrap();
+    });
+}
+
+#[test]
+fn concurrent_appends_share_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    run(move || async move {
+        let log = Log::open(&path, Config::default()).await.unwrap();
+        let tasks: Vec<_> = (0..64u64)
+            .map(|t| {
+                let log = log.clone();
+                glommio::spawn_local(async move {
+                    let mut out = Vec::new();
+                    for i in 0..20u64 {
+                        let mut r = RecordBuilder::new();
+                        r.push_bytes(1, &(t * 1000 + i).to_le_bytes());
+                        out.push((log.append(&r).await.unwrap(), t * 1000 + i));
+                        assert!(log.durable_end() > out.last().unwrap().0);
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await);
+        }
+        let stats = log.stats();
+        assert_eq!(stats.records, 64 * 20);
+        assert!(
+            stats.fsyncs < 64 * 20 / 2,
+            "group commit must batch: {stats:?}"
+        );
+        assert_eq!(stats.fsyncs, stats.group_commits + stats.segments - 1);
+        for (p, v) in &all {
+            let r = log.read(*p).unwrap();
+            assert_eq!(r.entries().next().unwrap().payload, &v.to_le_bytes());
+        }
+        log.close().await.unwrap();
+    });
+}
+
+#[test]
+fn multi_entry_records_and_segment_rolls() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    run(move || async move {
+        let log = Log::open(&path, small_nosync()).await.unwrap();
+        let mut expect = Vec::new();
+        for i in 0..400u32 {
+            let mut r = RecordBuilder::new();
+            let a = vec![i as u8; (i as usize * 37) % 700];
+            r.push_bytes(1, &a).push_bytes(2, &i.to_le_bytes());
+            expect.push((log.append(&r).await.unwrap(), a, i));
+        }
+        assert!(log.stats().segments >= 3, "{:?}", log.stats());
+        let check = |log: &Log| {
+            let got: Vec<_> = log.snapshot().iter().map(|r| r.unwrap()).collect();
+            assert_eq!(got.len(), expect.len());
+            for (r, (p, a, i)) in got.iter().zip(&expect) {
+                assert_eq!(r.position(), *p);
+                let e: Vec<_> = r.entries().collect();
+                assert_eq!(e.len(), 2);
+                assert_eq!((e[0].kind, e[0].payload), (1, &a[..]));
+                assert_eq!((e[1].kind, e[1].payload), (2, &i.to_le_bytes()[..]));
+                assert_eq!(log.read(*p).unwrap().position(), *p);
+            }
+            let mid = expect[200].0;
+            let from: Vec<_> = log.snapshot().iter_from(mid).map(|r| r.unwrap()).collect();
+            assert_eq!(from.len(), 200);
+        };
+        check(&log);
+        log.close().await.unwrap();
+        let log = Log::open(&path, small_nosync()).await.unwrap();
+        check(&log);
+        log.close().await.unwrap();
+    });
+}
+
+#[test]
+fn tail_reader_waits_for_new_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    run(move || async move {
+        let log = Log::open(&path, small()).await.unwrap();
+        log.append_bytes(1, b"before").await.unwrap();
+        let mut tail = log.tail(0);
+        let reader = glommio::spawn_local(async move {
+            let mut got = Vec::new();
+            while let Some(r) = tail.next().await {
+                let r = r.unwrap();
+                got.push(r.entries().next().unwrap().payload.to_vec());
+            }
+            got
+        });
+        let mut want = vec![b"before".to_vec()];
+        for i in 0..300u32 {
+            let payload = format!("record {i}").into_bytes();
+            log.append_bytes(1, &payload).await.unwrap();
+            want.push(payload);
+        }
+        log.close().await.unwrap();
+        assert_eq!(reader.await, want);
+    });
+}
+
+#[test]
+fn bad_input_gives_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    run(move || async move {
+        let log = Log::open(path.join("log"), small()).await.unwrap();
+        let too_big = vec![0u8; 17 << 10];
+        let r = log.append_bytes(1, &too_big).await;
+        assert!(matches!(r, Err(AppendError::TooLarge { .. })), "{r:?}");
+        assert!(matches!(
+            log.append(&RecordBuilder::new()).await,
+            Err(AppendError::Empty)
+        ));
+        assert_eq!(log.durable_end(), 0, "rejected appends change nothing");
+        let p = log.append_bytes(1, b"ok").await.unwrap();
+        let end = log.durable_end();
+        assert!(matches!(log.read(end), Err(ReadError::PastEnd { .. })));
+        assert!(matches!(log.read(p + 16), Err(ReadError::NoRecord(_))));
+        // A second open of the same directory is refused while the first holds it.
+        let second = Log::open(path.join("log"), small()).await;
+        assert!(
+            matches!(second, Err(OpenError::Locked(_))),
+            "{:?}",
+            second.err()
+        );
+        log.close().await.unwrap();
+
+        std::fs::write(path.join("notes.txt"), b"hello").unwrap();
+        let r = Log::open(&path, small()).await;
+        assert!(matches!(r, Err(OpenError::NotALog(..))), "{:?}", r.err());
+        assert_eq!(
+            std::fs::read_dir(&path).unwrap().count(),
+            2,
+            "nothing was created"
+        );
+        let bad = Config {
+            segment_bytes: 1000,
+            ..Config::default()
+        };
+        assert!(matches!(
+            Log::open(path.join("x"), bad).await,
+            Err(OpenError::Config(_))
+        ));
+        let missing = Config {
+            create_if_missing: false,
+            ..Config::default()
+        };
+        assert!(matches!(
+            Log::open(path.join("y"), missing).await,
+            Err(OpenError::Missing(_))
+        ));
+    });
+}
