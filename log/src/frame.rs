@@ -136,11 +136,14 @@ pub enum HeaderProblem {
 
 /// Decodes and validates a segment header.
 pub fn decode_segment_header(b: &[u8]) -> Result<SegmentHeader, HeaderProblem> {
+    // A file cut short or zero before the header was written never held a record: the header
+    // is durable before any record of the segment is acknowledged.
+    let used = &b[..b.len().min(SEG_HEADER_USED)];
+    if used.iter().all(|&x| x == 0) {
+        return Err(HeaderProblem::Blank);
+    }
     if b.len() < SEG_HEADER_USED {
         return Err(HeaderProblem::Corrupt(CorruptReason::ShortHeader));
-    }
-    if b[..SEG_HEADER_USED].iter().all(|&x| x == 0) {
-        return Err(HeaderProblem::Blank);
     }
     if b[SEG_MAGIC_OFFSET..SEG_MAGIC_OFFSET + 8] != SEGMENT_MAGIC {
         return Err(HeaderProblem::Corrupt(CorruptReason::BadMagic));

@@ -1,0 +1,2 @@
+//! The operator's tool (placeholder until the inspect module lands).
+fn main() {}
