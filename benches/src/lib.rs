@@ -7,8 +7,9 @@
 //! [`runner`] ties them together for `main.rs` and the tests. Invariants: no figure is ever made
 //! up or remembered, a peer that cannot run is reported "unavailable: why" and the run goes on,
 //! and no test asserts a timing.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+pub mod alloc;
 pub mod cli;
 pub mod error;
 pub mod json;

@@ -78,3 +78,60 @@ fn log_replay() {
         );
     }
 }
+
+#[test]
+fn actor_tell_one_shard() {
+    let work = check("actor.tell_one_shard");
+    for system in ["actix", "ractor"] {
+        assert_eq!(
+            ops(&work, system),
+            10_000,
+            "{system} delivered every tell: {work:?}"
+        );
+    }
+}
+
+#[test]
+fn actor_call_one_shard() {
+    let work = check("actor.call_one_shard");
+    for system in ["actix", "ractor"] {
+        assert_eq!(
+            ops(&work, system),
+            2_000,
+            "{system} answered every call: {work:?}"
+        );
+    }
+}
+
+#[test]
+fn actor_call_cross_shard() {
+    let work = check("actor.call_cross_shard");
+    for system in ["actix", "ractor"] {
+        assert_eq!(
+            ops(&work, system),
+            500,
+            "{system} answered every call: {work:?}"
+        );
+    }
+}
+
+#[test]
+fn actor_activate() {
+    let work = check("actor.activate");
+    for system in ["actix", "ractor"] {
+        assert_eq!(
+            ops(&work, system),
+            1_000,
+            "{system} activated every actor: {work:?}"
+        );
+    }
+}
+
+#[test]
+fn every_registered_scenario_has_a_test_here() {
+    let source = include_str!("scenarios.rs");
+    for s in runner::select(&[]).unwrap_or_else(|e| panic!("{e}")) {
+        let call = format!("check(\"{}\")", s.name());
+        assert!(source.contains(&call), "no tiny-size test calls {call}");
+    }
+}

@@ -9,7 +9,10 @@ use crate::progress::Progress;
 use crate::work::WorkHash;
 use std::time::Duration;
 
+pub mod actix;
+pub mod pingpong;
 pub mod postgres;
+pub mod ractor;
 pub mod redis;
 pub mod tokio_thread;
 

@@ -7,6 +7,7 @@ use crate::report::{Better, Figure, Row};
 use crate::scenario::{Scenario, Work};
 use crate::work::WorkHash;
 
+pub mod actor;
 pub mod log_append;
 pub mod log_replay;
 
@@ -15,6 +16,10 @@ pub fn registry() -> Vec<Box<dyn Scenario>> {
     vec![
         Box::new(log_append::LogAppend),
         Box::new(log_replay::LogReplay),
+        Box::new(actor::TellOneShard),
+        Box::new(actor::CallOneShard),
+        Box::new(actor::CallCrossShard),
+        Box::new(actor::Activate),
     ]
 }
 

@@ -1,0 +1,251 @@
+//! The actor scenarios: `actor.tell_one_shard` {msgs_per_s}, `actor.call_one_shard`
+//! {calls_per_s, p99_us}, `actor.call_cross_shard` {calls_per_s, p50_us, p99_us} and
+//! `actor.activate` {activations_per_s, bytes_per_activation}; Quark's engine against the same
+//! ping-pong written with actix and ractor, in the same run.
+//!
+//! Invariant: every system runs the same loops (`peers::pingpong`) with the same counts; only
+//! how a message is sent differs.
+use super::{Measured, RowSpec, row, work};
+use crate::ours;
+use crate::peers::actix::Actix;
+use crate::peers::ractor::Ractor;
+use crate::peers::{ActivateLoad, ActivateRun, ActorPeer, MessageLoad, MessageRun, PeerError};
+use crate::report::Better;
+use crate::scenario::{Ctx, Outcome};
+
+fn systems() -> Vec<Box<dyn ActorPeer>> {
+    vec![
+        Box::new(ours::engine::QuarkEngine::new()),
+        Box::new(Actix),
+        Box::new(Ractor),
+    ]
+}
+
+/// Runs `each` on every system; returns Quark's result and the peers'.
+fn measure<T>(
+    ctx: &Ctx<'_>,
+    what: &str,
+    each: impl Fn(&dyn ActorPeer) -> Result<T, PeerError>,
+) -> (Measured<T>, Vec<Measured<T>>) {
+    let mut all: Vec<Measured<T>> = systems()
+        .iter()
+        .map(|s| {
+            ctx.progress.say(s.name(), what);
+            let result = each(s.as_ref());
+            if let Err(e) = &result {
+                ctx.progress.say(s.name(), &format!("unavailable: {e}"));
+            }
+            Measured {
+                system: s.name(),
+                result,
+            }
+        })
+        .collect();
+    let ours = all.remove(0);
+    (ours, all)
+}
+
+/// What each messaging metric reads from a run.
+type Metric = (
+    &'static str,
+    Option<f64>,
+    Better,
+    fn(&MessageRun) -> Option<f64>,
+);
+
+fn per_s(r: &MessageRun) -> Option<f64> {
+    Some(r.messages as f64 / r.secs)
+}
+
+fn p50(r: &MessageRun) -> Option<f64> {
+    Some(r.latencies.quantile_us(0.50))
+}
+
+fn p99(r: &MessageRun) -> Option<f64> {
+    Some(r.latencies.quantile_us(0.99))
+}
+
+fn messaging(
+    ctx: &Ctx<'_>,
+    name: &str,
+    load: &MessageLoad,
+    text: &str,
+    metrics: &[Metric],
+    each: impl Fn(&dyn ActorPeer, &MessageLoad) -> Result<MessageRun, PeerError>,
+) -> Outcome {
+    let what = format!(
+        "{} timed messages after {} untimed",
+        load.messages, load.warmup
+    );
+    let (ours, peers) = measure(ctx, &what, |s| each(s, load));
+    let rows = metrics
+        .iter()
+        .map(|(metric, target, better, get)| {
+            let spec = RowSpec {
+                scenario: name,
+                metric,
+                target: *target,
+                better: *better,
+                durable: false,
+                load: text,
+            };
+            row(&spec, &ours, &peers, get)
+        })
+        .collect();
+    let mut out = Outcome {
+        rows,
+        ..Outcome::default()
+    };
+    for m in std::iter::once(&ours).chain(&peers) {
+        out.work.extend(work(m, |r| (r.messages, r.hash)));
+    }
+    out
+}
+
+/// `actor.tell_one_shard`.
+pub struct TellOneShard;
+
+impl crate::scenario::Scenario for TellOneShard {
+    fn name(&self) -> &'static str {
+        "actor.tell_one_shard"
+    }
+
+    fn describe(&self) -> &'static str {
+        "one-way messages from one sender to one actor on the same core"
+    }
+
+    fn run(&self, ctx: &Ctx<'_>) -> Outcome {
+        let n = ctx.size.pick(10_000, 2_000_000, 10_000_000);
+        let load = MessageLoad {
+            messages: n,
+            warmup: n / 10,
+        };
+        let text = "1 sender → 1 actor, same core, u64 payload, yield every 1024".to_owned();
+        let metrics: [Metric; 1] = [("msgs_per_s", Some(6_000_000.0), Better::Higher, per_s)];
+        messaging(ctx, self.name(), &load, &text, &metrics, |s, l| {
+            s.tell_one_core(l)
+        })
+    }
+}
+
+/// `actor.call_one_shard`.
+pub struct CallOneShard;
+
+impl crate::scenario::Scenario for CallOneShard {
+    fn name(&self) -> &'static str {
+        "actor.call_one_shard"
+    }
+
+    fn describe(&self) -> &'static str {
+        "sequential request/response from one caller to one actor on the same core"
+    }
+
+    fn run(&self, ctx: &Ctx<'_>) -> Outcome {
+        let n = ctx.size.pick(2_000, 300_000, 2_000_000);
+        let load = MessageLoad {
+            messages: n,
+            warmup: n / 10,
+        };
+        let text = "1 caller, 1 call in flight, same core".to_owned();
+        let metrics: [Metric; 2] = [
+            ("calls_per_s", Some(1_700_000.0), Better::Higher, per_s),
+            ("p99_us", None, Better::Lower, p99),
+        ];
+        messaging(ctx, self.name(), &load, &text, &metrics, |s, l| {
+            s.call_one_core(l)
+        })
+    }
+}
+
+/// `actor.call_cross_shard`.
+pub struct CallCrossShard;
+
+impl crate::scenario::Scenario for CallCrossShard {
+    fn name(&self) -> &'static str {
+        "actor.call_cross_shard"
+    }
+
+    fn describe(&self) -> &'static str {
+        "sequential request/response from a caller on one core to an actor on another"
+    }
+
+    fn run(&self, ctx: &Ctx<'_>) -> Outcome {
+        let n = ctx.size.pick(500, 5_000, 30_000);
+        let load = MessageLoad {
+            messages: n,
+            warmup: n / 10,
+        };
+        let text = "1 caller, 1 call in flight, actor on another core/thread".to_owned();
+        let metrics: [Metric; 3] = [
+            ("calls_per_s", None, Better::Higher, per_s),
+            ("p50_us", None, Better::Lower, p50),
+            ("p99_us", Some(10.0), Better::Lower, p99),
+        ];
+        messaging(ctx, self.name(), &load, &text, &metrics, |s, l| {
+            s.call_cross_core(l)
+        })
+    }
+}
+
+/// `actor.activate`.
+pub struct Activate;
+
+impl crate::scenario::Scenario for Activate {
+    fn name(&self) -> &'static str {
+        "actor.activate"
+    }
+
+    fn describe(&self) -> &'static str {
+        "activate many distinct actors with one message each, then measure live heap per idle one"
+    }
+
+    fn run(&self, ctx: &Ctx<'_>) -> Outcome {
+        let load = ActivateLoad {
+            actors: ctx.size.pick(1_000, 50_000, 500_000),
+        };
+        let what = format!("activating {} actors", load.actors);
+        let (ours, peers) = measure(ctx, &what, |s| s.activate(&load));
+        let text = format!(
+            "{} distinct actors, one message each, left idle",
+            load.actors
+        );
+        let spec = |metric, target, better| RowSpec {
+            scenario: self.name(),
+            metric,
+            target,
+            better,
+            durable: false,
+            load: &text,
+        };
+        let rate = |r: &ActivateRun| Some(r.actors as f64 / r.secs);
+        let bytes = |r: &ActivateRun| r.bytes_per_activation;
+        let rows = vec![
+            row(
+                &spec("activations_per_s", Some(600_000.0), Better::Higher),
+                &ours,
+                &peers,
+                rate,
+            ),
+            row(
+                &spec("bytes_per_activation", Some(512.0), Better::Lower),
+                &ours,
+                &peers,
+                bytes,
+            ),
+        ];
+        let mut out = Outcome {
+            rows,
+            ..Outcome::default()
+        };
+        for m in std::iter::once(&ours).chain(&peers) {
+            out.work.extend(work(m, |r| (r.actors, r.hash)));
+        }
+        out.notes.push(
+            "bytes_per_activation: net live heap bytes (counting global allocator, all threads) \
+             from before the first activation to when every actor has handled its first \
+             message, divided by the number of actors"
+                .to_owned(),
+        );
+        out
+    }
+}
