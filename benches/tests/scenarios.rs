@@ -10,7 +10,7 @@ use quark_benches::scenario::Endpoints;
 use quark_benches::size::Size;
 
 /// Scenarios whose Quark side is wired to a crate that exists in the tree.
-const QUARK_WIRED: &[&str] = &[];
+const QUARK_WIRED: &[&str] = &["log.append", "log.replay"];
 
 /// Runs `name` at tiny size and checks its outcome; returns the ops per system.
 fn check(name: &str) -> Vec<(String, u64)> {
@@ -59,7 +59,7 @@ fn ops(work: &[(String, u64)], system: &str) -> u64 {
 #[test]
 fn log_append() {
     let work = check("log.append");
-    for system in ["postgres", "redis"] {
+    for system in ["quark", "postgres", "redis"] {
         assert!(
             ops(&work, system) > 0,
             "{system} appended nothing: {work:?}"
@@ -70,7 +70,7 @@ fn log_append() {
 #[test]
 fn log_replay() {
     let work = check("log.replay");
-    for system in ["postgres", "redis"] {
+    for system in ["quark", "postgres", "redis"] {
         assert_eq!(
             ops(&work, system),
             2_000,
