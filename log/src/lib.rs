@@ -18,6 +18,7 @@
 //! - `recovery`: opening a log, the tail scan and truncation rules.
 //! - `reader`: [`Snapshot`] iteration and the [`TailReader`].
 //! - `retention`: [`Log::retire`] and [`Log::compact`].
+//! - `inspect`: [`Inspector`], the read-only offline view behind the `quark-log` tool.
 //! - `record`: [`RecordBuilder`], [`Record`], [`Entry`] and the rkyv helpers.
 //! - `config`, `error`, `stats`, `notify`: settings, typed errors, counters, local wake-ups.
 //!
@@ -46,6 +47,7 @@
 mod config;
 mod error;
 pub mod frame;
+mod inspect;
 mod log;
 mod notify;
 mod reader;
@@ -61,6 +63,7 @@ pub use error::{
     AccessError, AppendError, CloseError, CompactError, CorruptReason, Corruption, IoFailure,
     OpenError, ReadError, RetireError,
 };
+pub use inspect::{Inspector, VerifyReport};
 pub use log::Log;
 pub use reader::{Iter, Snapshot, TailReader};
 pub use record::{Entry, Record, RecordBuilder};

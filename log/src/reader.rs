@@ -79,6 +79,19 @@ impl Snapshot {
         }
     }
 
+    /// A snapshot over sealed segments and an optional tail held in memory (offline tools).
+    pub(crate) fn from_parts(
+        sealed: Vec<Rc<Sealed>>,
+        tail: Option<(u64, Chunks)>,
+        end: u64,
+    ) -> Snapshot {
+        let mut segs: Vec<Seg> = sealed.into_iter().map(Seg::Sealed).collect();
+        if let Some((base, chunks)) = tail {
+            segs.push(Seg::Active { base, chunks });
+        }
+        Snapshot { segs, end }
+    }
+
     /// The durable end this snapshot saw: it holds exactly the records below it.
     pub fn end(&self) -> u64 {
         self.end

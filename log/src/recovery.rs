@@ -356,10 +356,12 @@ pub(crate) async fn open(dir: &Path, config: Config) -> Result<Log, OpenError> {
         }
         Err(None) => None,
     };
-    // Where a fresh active segment starts: after the last sealed one, else at 0.
-    let fresh_base = match sealed.values().next_back() {
-        Some(s) => s.end().map_err(read_to_open)?.unwrap_or(0),
-        None => last.as_ref().map_or(0, |(b, _)| *b),
+    // Where a fresh active segment starts (only needed without a tail): after the last sealed
+    // one, else where the removed blank segment started, else at 0.
+    let fresh_base = match (&tail, sealed.values().next_back()) {
+        (Some(t), _) => t.base,
+        (None, Some(s)) => s.end().map_err(read_to_open)?.unwrap_or(0),
+        (None, None) => last.as_ref().map_or(0, |(b, _)| *b),
     };
     let inner = build_inner(dir, config, sealed, lock, report, tail, fresh_base).await?;
     let flusher = glommio::spawn_local(writer::flusher(Rc::downgrade(&inner))).detach();

@@ -1,0 +1,233 @@
+//! Offline inspection of a log directory for the operator's tool: verify every frame, dump
+//! records. Never writes: a torn tail is reported (as recovery would cut it), not cut.
+//!
+//! Invariants: the inspector holds the directory's lock for its whole life, so no `Log` can
+//! write underneath it (and it refuses to run while one is open); everything it reports as
+//! corrupt names the file, the offset and the position.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use rkyv::util::AlignedVec;
+
+use crate::error::{CorruptReason, Corruption, IoFailure, OpenError, ReadError};
+use crate::frame::{self, HeaderProblem, SEGMENT_HEADER_LEN, SegmentKind};
+use crate::reader::Snapshot;
+use crate::recovery::{FORMAT_FILE, FORMAT_TEXT, LOCK_FILE, Truncation, scan_tail};
+use crate::segment::{self, Sealed, corrupt};
+
+/// A read-only view of a closed log directory.
+///
+/// ```no_run
+/// let inspector = quark_log::Inspector::open("/var/lib/quark/shard-0").unwrap();
+/// let report = inspector.verify().unwrap();
+/// println!("{} records in {} segments", report.records, report.segments);
+/// for record in inspector.snapshot().iter().take(10) {
+///     println!("{:?}", record.unwrap());
+/// }
+/// ```
+pub struct Inspector {
+    sealed: Vec<Rc<Sealed>>,
+    tail: Option<TailView>,
+    snapshot: Snapshot,
+    _lock: File,
+}
+
+struct TailView {
+    base: u64,
+    records: u64,
+    valid: u64,
+    torn: Option<Truncation>,
+    damage: Option<Corruption>,
+}
+
+/// What [`Inspector::verify`] found in a log without damage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Segment files.
+    pub segments: usize,
+    /// Records, all checked.
+    pub records: u64,
+    /// First stored position.
+    pub first_position: u64,
+    /// One past the last valid record.
+    pub end: u64,
+    /// A torn tail that recovery would cut on the next open.
+    pub torn_tail: Option<Truncation>,
+}
+
+fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> IoFailure + 'a {
+    move |e| IoFailure::new(op, path, e)
+}
+
+impl Inspector {
+    /// Opens `dir` read-only. Fails if it is not a log or a process has it open.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Inspector, OpenError> {
+        let dir = dir.as_ref();
+        let format = dir.join(FORMAT_FILE);
+        match std::fs::read(&format) {
+            Ok(t) if t == FORMAT_TEXT.as_bytes() => {}
+            Ok(_) => return Err(OpenError::NotALog(dir.into(), "FORMAT file not recognized")),
+            Err(_) => return Err(OpenError::NotALog(dir.into(), "no FORMAT file")),
+        }
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = File::options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io("open", &lock_path))?;
+        if lock.try_lock().is_err() {
+            return Err(OpenError::Locked(dir.into()));
+        }
+        let mut segments = segment::list(dir)?.segments;
+        let last = segments.pop();
+        let mut sealed = Vec::new();
+        for (base, path) in &segments {
+            sealed.push(Rc::new(Sealed::open(path, *base, None)?));
+        }
+        let mut tail = None;
+        let mut tail_chunks = None;
+        if let Some((base, path)) = last {
+            match inspect_tail(base, &path)? {
+                Tail::Sealed(s) => sealed.push(Rc::new(s)),
+                Tail::Blank => {}
+                Tail::Plain(view, data) => {
+                    let chunks = Rc::new(RefCell::new(vec![(base, Rc::new(data))]));
+                    tail_chunks = Some((base, chunks));
+                    tail = Some(view);
+                }
+            }
+        }
+        let end = match (&tail, sealed.last()) {
+            (Some(t), _) => t.base + t.valid,
+            (None, Some(s)) => s.end().map_err(read_to_open)?.unwrap_or(s.base()),
+            (None, None) => 0,
+        };
+        let snapshot = Snapshot::from_parts(sealed.clone(), tail_chunks, end);
+        Ok(Inspector {
+            sealed,
+            tail,
+            snapshot,
+            _lock: lock,
+        })
+    }
+
+    /// Every valid record, for iteration with [`Snapshot::iter_from`].
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Checks every frame of every segment (CRC, position, layout, seals).
+    pub fn verify(&self) -> Result<VerifyReport, Corruption> {
+        let mut records = 0u64;
+        for s in &self.sealed {
+            let (_, n) = s.walk(true).map_err(read_to_corruption)?;
+            records += n;
+        }
+        if let Some(t) = &self.tail {
+            if let Some(d) = &t.damage {
+                return Err(d.clone());
+            }
+            records += t.records;
+        }
+        let first_position = match (self.sealed.first(), &self.tail) {
+            (Some(s), _) => s.base(),
+            (None, Some(t)) => t.base,
+            (None, None) => 0,
+        };
+        Ok(VerifyReport {
+            segments: self.sealed.len() + usize::from(self.tail.is_some()),
+            records,
+            first_position,
+            end: self.snapshot.end(),
+            torn_tail: self.tail.as_ref().and_then(|t| t.torn.clone()),
+        })
+    }
+}
+
+enum Tail {
+    Sealed(Sealed),
+    Blank,
+    Plain(TailView, AlignedVec),
+}
+
+fn inspect_tail(base: u64, path: &Path) -> Result<Tail, OpenError> {
+    let b = std::fs::read(path).map_err(io("read", path))?;
+    let header = match frame::decode_segment_header(&b) {
+        Ok(h) => h,
+        Err(HeaderProblem::Blank) => return Ok(Tail::Blank),
+        Err(HeaderProblem::Corrupt(r)) => return Err(corrupt(path, 0, base, r).into()),
+        Err(HeaderProblem::Version(v)) => {
+            return Err(OpenError::UnsupportedVersion {
+                path: path.into(),
+                version: v,
+            });
+        }
+    };
+    if header.base != base {
+        return Err(corrupt(path, 0, base, CorruptReason::NameMismatch).into());
+    }
+    if header.kind == SegmentKind::Compacted {
+        return Ok(Tail::Sealed(Sealed::open(path, base, None)?));
+    }
+    // The inspector does not know the writer's batch size; the default bounds it.
+    let reach = crate::Config::default().batch_bytes_max as u64 + crate::writer::BLOCK;
+    let (scan, damage) = match scan_tail(&b, base, reach) {
+        Ok(s) => (s, None),
+        Err((offset, reason)) => {
+            let c = corrupt(path, offset, base + offset - SEGMENT_HEADER_LEN, reason);
+            let valid = offset - SEGMENT_HEADER_LEN;
+            let s = crate::recovery::TailScan {
+                valid,
+                records: 0,
+                sealed: None,
+                cut: None,
+            };
+            (s, Some(c))
+        }
+    };
+    if let Some(end) = scan.sealed {
+        return Ok(Tail::Sealed(Sealed::open(path, base, Some(end))?));
+    }
+    let torn = scan.cut.map(|(from, to, frames, reason)| Truncation {
+        path: path.to_path_buf(),
+        offset: from,
+        position: base + from - SEGMENT_HEADER_LEN,
+        bytes: to - from,
+        frames,
+        reason,
+    });
+    let start = SEGMENT_HEADER_LEN as usize;
+    let mut data = AlignedVec::with_capacity(scan.valid as usize);
+    data.extend_from_slice(&b[start..start + scan.valid as usize]);
+    let view = TailView {
+        base,
+        records: scan.records,
+        valid: scan.valid,
+        torn,
+        damage,
+    };
+    Ok(Tail::Plain(view, data))
+}
+
+fn read_to_corruption(e: ReadError) -> Corruption {
+    match e {
+        ReadError::Corrupt(c) => c,
+        other => Corruption {
+            path: PathBuf::new(),
+            offset: 0,
+            position: 0,
+            reason: match other {
+                ReadError::NoRecord(_) | ReadError::PastEnd { .. } => CorruptReason::BadLength,
+                ReadError::Corrupt(c) => c.reason,
+            },
+        },
+    }
+}
+
+fn read_to_open(e: ReadError) -> OpenError {
+    OpenError::Corrupt(read_to_corruption(e))
+}
