@@ -1,1 +1,126 @@
-//! Quark: the engine users embed (work in progress).
+//! Quark: a thread-per-core virtual-actor engine whose own log is its database.
+//!
+//! This crate (published as `quark`) is what applications embed. It owns the shards (one
+//! pinned glommio executor per core), virtual actors and stateless workers on top of them,
+//! and the routing between shards and from outside threads.
+//!
+//! # A first actor
+//!
+//! ```
+//! use quark::{Actor, ActorError, Builder, Context, Handler, Message};
+//!
+//! struct Account { balance: u64 }
+//!
+//! impl Actor for Account {
+//!     type Key = String;
+//!     async fn on_activate(_ctx: &mut Context<Self>) -> Result<Self, ActorError> {
+//!         Ok(Account { balance: 0 })
+//!     }
+//! }
+//!
+//! struct Deposit(u64);
+//! impl Message for Deposit { type Reply = u64; }
+//!
+//! impl Handler<Deposit> for Account {
+//!     async fn handle(&mut self, m: Deposit, _: &mut Context<Self>) -> Result<u64, ActorError> {
+//!         self.balance += m.0;
+//!         Ok(self.balance)
+//!     }
+//! }
+//!
+//! let engine = Builder::new().shards(2).spin_before_park(None).register::<Account>().start()?;
+//! let alice = engine.actor::<Account>("alice");
+//! assert_eq!(alice.call_blocking(Deposit(5))?, 5);
+//! assert_eq!(alice.call_blocking(Deposit(7))?, 12);
+//! engine.shutdown()?;
+//! # Ok::<(), quark::Error>(())
+//! ```
+//!
+//! # Decisions (for ARCHITECTURE.md)
+//!
+//! - **Shards.** One glommio `LocalExecutor` per shard on its own thread, pinned to the
+//!   n-th online CPU (wrapping, so several engines in one process and shared cores never
+//!   fail to pin; `pin_to_cores(false)` leaves them unbound). Default shard count: available
+//!   parallelism.
+//! - **Idle policy.** Executors spin 10 ms before parking by default (latency first: a
+//!   parked executor costs ~90 µs per cross-core round trip here, a spinning one ~8 µs);
+//!   `spin_before_park(None)` trades latency for idle CPU.
+//! - **Actors are shard-local.** An activation lives on one shard and is never `Send`
+//!   (its state may hold `Rc`); messages, replies and keys are `Send + 'static`. Handlers
+//!   are statically registered (`Handler<M>` impls, `Builder::register::<A>()`), dispatched
+//!   through one boxed envelope per message; no string dispatch, no reflection. A remote
+//!   transport (rkyv) can add bounds to messages later without changing these traits.
+//! - **One task per activation.** It runs `on_activate`, then one turn at a time with
+//!   `&mut self` (no reentrancy), yields every 64 consecutive turns, and ends with
+//!   `on_deactivate`. Messages that arrive while it deactivates are served by a fresh
+//!   activation of the same task, so a key never has two live activations.
+//! - **Idle deactivation** is a per-type sweeper that advances an epoch every quarter of
+//!   the idle timeout; a send stamps the epoch (no clock read per message); an activation
+//!   idle for five epochs is asked to stop: it goes between 1 and 1.25 idle timeouts after
+//!   its last message. Timer messages do not keep an activation alive (as in Orleans).
+//! - **Stateless workers** (`register_stateless::<A>(max)`) share one mailbox per key and
+//!   shard; a push wakes the most recently idle worker or, when none is idle, starts a new
+//!   one up to `max`; the longest-idle workers are the ones swept. A call made on a shard is
+//!   served on that shard; calls from outside threads are spread round-robin over shards.
+//! - **Routing** lives in `routing.rs`: on the home shard a send goes straight into the
+//!   mailbox; from another shard through a bounded glommio shared channel (a full mesh,
+//!   one SPSC channel per ordered pair, with a per-peer overflow queue and pump so senders
+//!   never overtake each other); from any other thread through the home shard's bounded
+//!   futures `mpsc` ingress (its receiver is a shard task; glommio handles foreign wakes
+//!   through its eventfd). Replies travel on a `futures` oneshot. No lock on these paths.
+//! - **Backpressure.** Mailboxes, channels and ingress are bounded; a full path makes the
+//!   sender's future wait. Nothing is dropped or grows without bound. A shard's receive
+//!   loop waits on a full mailbox, so one slow actor can delay others fed by the same peer
+//!   channel (head-of-line blocking), never lose their messages.
+//! - **Futures are `Send`.** `call`, `tell` and `run_on` return hand-written futures that
+//!   hold only the message, the reply receiver and thread-safe handles; the route is
+//!   resolved through a thread-local "current shard" at each poll. They can be awaited on a
+//!   shard, in tokio or with `block_on` (the `*_blocking` helpers refuse to run on a shard).
+//! - **Placement** is a small trait (`home(actor, shards)`); the default hashes type name
+//!   and key. An `ActorRef` caches its home at creation.
+//! - **Failures.** A handler error fails that call (`Error::Handler`) and deactivates the
+//!   activation (`on_deactivate` runs); a panic fails it (`Error::Panicked`) and drops the
+//!   activation without `on_deactivate`. A failed `on_activate` fails the queued messages
+//!   (`Error::Activation`, retryable). Every `Error` says whether it is retryable.
+//! - **Timeouts.** `call_timeout` covers queueing and handling. On a shard the wake-up is a
+//!   glommio timer; elsewhere one process-wide deadline thread wakes callers.
+//! - **Shutdown** refuses outside work, stops timers, waits for quiescence (no message
+//!   queued, handled or in a channel, seen twice with identical counters), deactivates
+//!   everything, closes logs and joins threads, within `shutdown_timeout`. Actor-to-actor
+//!   messages keep flowing during the drain.
+//! - **Counters** per shard are atomics with a single writer (load + store, no locked
+//!   instruction), read by `EngineHandle::stats()`.
+//! - **Running code on a shard.** `EngineHandle::run_on(shard, |shard| async move { .. })`
+//!   (and `run_on_blocking`) runs a future on a chosen shard and returns its output; there,
+//!   `shard.actor::<A>(key)` gives references whose calls stay on the thread when the
+//!   target is homed there.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod activation;
+mod actor;
+mod actor_ref;
+mod builder;
+mod context;
+mod engine;
+mod envelope;
+mod error;
+mod lifecycle;
+mod mailbox;
+mod placement;
+mod routing;
+mod shard;
+mod stats;
+mod table;
+mod timers;
+
+pub use actor::{Actor, Handler, Key, Message};
+pub use actor_ref::{ActorRef, Call, Tell};
+pub use builder::{ActorOptions, Builder};
+pub use context::Context;
+pub use engine::{Engine, EngineHandle, RunOn};
+pub use error::{ActorError, Error};
+pub use placement::{ActorId, HashPlacement, Placement};
+pub use shard::Shard;
+pub use stats::ShardStats;
+pub use timers::TimerId;

@@ -1,0 +1,194 @@
+//! The life of one activation: activate, take turns, deactivate, and maybe start over.
+//!
+//! Each activation is one shard-local task. It builds the actor with `on_activate`, handles
+//! messages from its slot's mailbox one at a time, and ends when the slot asks it to stop
+//! (idle, shutdown), when `ctx.deactivate()` was called, or when a handler fails or panics.
+//! If messages arrived meanwhile it activates afresh for them (stateful actors keep their
+//! single-activation guarantee because the same task does it).
+//!
+//! Invariants: a turn never overlaps another turn of the same activation; timers are
+//! cancelled before `on_deactivate`; when the last activation of a key exits, the queued
+//! messages have been handled or failed and the key's slot leaves the table; panics in
+//! hooks and handlers are caught here and never reach the executor.
+
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+
+use futures_lite::FutureExt;
+use tracing::Instrument;
+
+use crate::actor::Actor;
+use crate::context::Context;
+use crate::envelope::Turn;
+use crate::error::{Error, panic_reason};
+use crate::mailbox::{Next, Slot};
+use crate::shard::{Shard, ShardCore};
+use crate::stats::{bump, drop_one};
+use crate::table::Table;
+
+/// Consecutive turns an activation takes before yielding to other tasks.
+const TURN_BUDGET: u32 = 64;
+
+/// Why the turn loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Idle,
+    Requested,
+    Failed,
+    Panicked,
+}
+
+/// Starts an activation task for `key`, registered with `slot` before this returns.
+pub(crate) fn spawn<A: Actor>(core: &Rc<ShardCore>, table: u32, slot: Rc<Slot<A>>, key: A::Key) {
+    let Some(table) = core.typed_table::<A>(table) else {
+        return;
+    };
+    let worker = slot.add_worker();
+    core.live_add();
+    let span = tracing::debug_span!(
+        "activation",
+        shard = core.id,
+        actor = std::any::type_name::<A>(),
+        key = ?key
+    );
+    let core = core.clone();
+    glommio::spawn_local(run(core, table, slot, key, worker).instrument(span)).detach();
+}
+
+async fn run<A: Actor>(
+    core: Rc<ShardCore>,
+    table: Rc<Table<A>>,
+    slot: Rc<Slot<A>>,
+    key: A::Key,
+    worker: u32,
+) {
+    let mut ctx = Context::new(key, Shard::new(core.clone()), slot.clone(), table.index);
+    let mut failure = None;
+    loop {
+        let mut actor = match activate(&core, &mut ctx).await {
+            Ok(actor) => actor,
+            Err(reason) => {
+                failure = Some(reason);
+                break;
+            }
+        };
+        let end = turns(&core, &table, &slot, worker, &mut actor, &mut ctx).await;
+        deactivate(&core, actor, &mut ctx, end).await;
+        if core.is_closing() || slot.is_empty() {
+            break;
+        }
+        // Messages came in while we were deactivating: serve them with a fresh activation.
+        ctx = Context::new(
+            ctx.key().clone(),
+            Shard::new(core.clone()),
+            slot.clone(),
+            table.index,
+        );
+    }
+    exit(&core, &table, &slot, ctx.key(), worker, failure);
+}
+
+async fn activate<A: Actor>(core: &Rc<ShardCore>, ctx: &mut Context<A>) -> Result<A, String> {
+    let outcome = AssertUnwindSafe(Box::pin(A::on_activate(ctx)))
+        .catch_unwind()
+        .await;
+    let reason = match outcome {
+        Ok(Ok(actor)) => {
+            bump(&core.counters.activations);
+            bump(&core.counters.active);
+            return Ok(actor);
+        }
+        Ok(Err(error)) => error.to_string(),
+        Err(payload) => panic_reason(payload.as_ref()),
+    };
+    tracing::warn!(%reason, "on_activate failed");
+    bump(&core.counters.failures);
+    ctx.cancel_timers();
+    Err(reason)
+}
+
+async fn turns<A: Actor>(
+    core: &Rc<ShardCore>,
+    table: &Table<A>,
+    slot: &Slot<A>,
+    worker: u32,
+    actor: &mut A,
+    ctx: &mut Context<A>,
+) -> End {
+    let mut budget = TURN_BUDGET;
+    loop {
+        let next =
+            futures_lite::future::poll_fn(|cx| slot.poll_next(worker, table.epoch(), cx.waker()))
+                .await;
+        let env = match next {
+            Next::Msg(env) => env,
+            Next::Stop => return End::Idle,
+        };
+        let turn = env.handle(actor, ctx).await;
+        bump(&core.counters.messages);
+        drop_one(&core.counters.inflight);
+        match turn {
+            Turn::Done => {}
+            Turn::Failed => return End::Failed,
+            Turn::Panicked => return End::Panicked,
+        }
+        if ctx.deactivate_requested() {
+            return End::Requested;
+        }
+        budget -= 1;
+        if budget == 0 {
+            budget = TURN_BUDGET;
+            futures_lite::future::yield_now().await;
+        }
+    }
+}
+
+async fn deactivate<A: Actor>(core: &Rc<ShardCore>, mut actor: A, ctx: &mut Context<A>, end: End) {
+    ctx.cancel_timers();
+    if matches!(end, End::Failed | End::Panicked) {
+        bump(&core.counters.failures);
+    }
+    if end != End::Panicked {
+        let outcome = AssertUnwindSafe(Box::pin(actor.on_deactivate(ctx)))
+            .catch_unwind()
+            .await;
+        if let Err(payload) = outcome {
+            let reason = panic_reason(payload.as_ref());
+            tracing::warn!(%reason, "on_deactivate panicked");
+            bump(&core.counters.failures);
+        }
+    }
+    // A panicking Drop must not take the shard down either.
+    if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(actor))) {
+        tracing::warn!(reason = %panic_reason(payload.as_ref()), "actor drop panicked");
+    }
+    bump(&core.counters.deactivations);
+    drop_one(&core.counters.active);
+}
+
+/// Unregisters the activation; the last one out fails what is left and frees the key.
+fn exit<A: Actor>(
+    core: &Rc<ShardCore>,
+    table: &Table<A>,
+    slot: &Rc<Slot<A>>,
+    key: &A::Key,
+    worker: u32,
+    failure: Option<String>,
+) {
+    let left = slot.remove_worker(worker);
+    if left == 0 {
+        let error = match failure {
+            Some(reason) => Error::Activation {
+                actor: std::any::type_name::<A>(),
+                reason,
+            },
+            None => Error::ShutDown,
+        };
+        for env in slot.drain() {
+            env.fail(error.clone());
+            drop_one(&core.counters.inflight);
+        }
+        table.remove(key, slot);
+    }
+    core.live_remove();
+}

@@ -1,0 +1,240 @@
+//! The bounded mailbox of one actor key, shared by the activations that serve it.
+//!
+//! A stateful actor has one activation per key; a stateless worker type has a pool of up to
+//! `max` activations per key and shard, all taking from the same mailbox.
+//!
+//! Invariants:
+//! - the queue never holds more than `capacity` envelopes: a sender that finds it full
+//!   registers its waker and waits (backpressure), nothing is dropped;
+//! - messages leave in the order they entered (FIFO), so one sender's messages are handled
+//!   in send order;
+//! - an idle activation is parked on the mailbox; a push wakes one (the most recently idle
+//!   one for pools, so the oldest idle workers are the ones that scale down);
+//! - all of this is shard-local (`Rc`, `Cell`, `RefCell`): no locks, no atomics.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::task::{Poll, Waker};
+
+use crate::actor::Actor;
+use crate::envelope::Envelope;
+
+/// What an activation gets from its mailbox.
+pub(crate) enum Next<A: Actor> {
+    /// A message to handle.
+    Msg(Box<dyn Envelope<A>>),
+    /// Nothing to do and asked to deactivate.
+    Stop,
+}
+
+/// One idle pool worker parked on the mailbox.
+struct Idle {
+    worker: u32,
+    waker: Waker,
+    since_epoch: u32,
+}
+
+/// The extra state of a stateless worker pool.
+struct Pool {
+    max: u16,
+    idle: RefCell<Vec<Idle>>,
+    stop_requests: Cell<u16>,
+}
+
+/// The mailbox and bookkeeping of one actor key on one shard.
+pub(crate) struct Slot<A: Actor> {
+    queue: RefCell<VecDeque<Box<dyn Envelope<A>>>>,
+    capacity: u32,
+    /// The table epoch of the last message a sender pushed (timers do not count).
+    last_epoch: Cell<u32>,
+    /// Stateful only: asked to deactivate once the queue is empty.
+    stop: Cell<bool>,
+    /// Live activations serving this key (including ones activating or deactivating).
+    workers: Cell<u16>,
+    next_worker: Cell<u32>,
+    /// Stateful only: the parked activation.
+    waiter: RefCell<Option<Waker>>,
+    /// Senders waiting for room.
+    senders: RefCell<Vec<Waker>>,
+    pool: Option<Box<Pool>>,
+}
+
+impl<A: Actor> Slot<A> {
+    /// A mailbox for a stateful actor (`pool_max == None`) or a worker pool.
+    pub(crate) fn new(capacity: u32, pool_max: Option<u16>, epoch: u32) -> Self {
+        Slot {
+            queue: RefCell::new(VecDeque::new()),
+            capacity: capacity.max(1),
+            last_epoch: Cell::new(epoch),
+            stop: Cell::new(false),
+            workers: Cell::new(0),
+            next_worker: Cell::new(0),
+            waiter: RefCell::new(None),
+            senders: RefCell::new(Vec::new()),
+            pool: pool_max.map(|max| {
+                Box::new(Pool {
+                    max: max.max(1),
+                    idle: RefCell::new(Vec::new()),
+                    stop_requests: Cell::new(0),
+                })
+            }),
+        }
+    }
+
+    /// Whether a push would have to wait.
+    pub(crate) fn is_full(&self) -> bool {
+        self.queue.borrow().len() >= self.capacity as usize
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.borrow().is_empty()
+    }
+
+    /// Records sender activity for idle deactivation.
+    pub(crate) fn touch(&self, epoch: u32) {
+        self.last_epoch.set(epoch);
+    }
+
+    /// Parks a sender until there is room.
+    pub(crate) fn wait_for_room(&self, waker: &Waker) {
+        let mut senders = self.senders.borrow_mut();
+        if !senders.iter().any(|w| w.will_wake(waker)) {
+            senders.push(waker.clone());
+        }
+    }
+
+    /// Whether a push now should start a new activation: none is live (stateful), or no
+    /// pool worker is idle and the pool is below its bound.
+    pub(crate) fn needs_worker(&self) -> bool {
+        match &self.pool {
+            None => self.workers.get() == 0,
+            Some(pool) => pool.idle.borrow().is_empty() && self.workers.get() < pool.max,
+        }
+    }
+
+    /// Enqueues `env` (the caller checked `is_full`) and wakes an idle activation.
+    pub(crate) fn push(&self, env: Box<dyn Envelope<A>>) {
+        debug_assert!(!self.is_full(), "push into a full mailbox");
+        self.queue.borrow_mut().push_back(env);
+        match &self.pool {
+            None => {
+                self.stop.set(false);
+                if let Some(waker) = self.waiter.borrow_mut().take() {
+                    waker.wake();
+                }
+            }
+            Some(pool) => {
+                if let Some(idle) = pool.idle.borrow_mut().pop() {
+                    idle.waker.wake();
+                }
+            }
+        }
+    }
+
+    /// Registers a new activation and returns its id within this slot.
+    pub(crate) fn add_worker(&self) -> u32 {
+        self.workers.set(self.workers.get() + 1);
+        let id = self.next_worker.get();
+        self.next_worker.set(id.wrapping_add(1));
+        id
+    }
+
+    /// Unregisters an activation; returns how many remain.
+    pub(crate) fn remove_worker(&self, worker: u32) -> u16 {
+        if let Some(pool) = &self.pool {
+            pool.idle.borrow_mut().retain(|idle| idle.worker != worker);
+        }
+        let left = self.workers.get().saturating_sub(1);
+        self.workers.set(left);
+        left
+    }
+
+    pub(crate) fn workers(&self) -> u16 {
+        self.workers.get()
+    }
+
+    /// The next message for activation `worker`, or `Stop`, or parks it.
+    pub(crate) fn poll_next(&self, worker: u32, epoch: u32, waker: &Waker) -> Poll<Next<A>> {
+        let popped = self.queue.borrow_mut().pop_front();
+        if let Some(env) = popped {
+            self.wake_senders();
+            if let Some(pool) = &self.pool {
+                pool.idle.borrow_mut().retain(|idle| idle.worker != worker);
+            }
+            return Poll::Ready(Next::Msg(env));
+        }
+        match &self.pool {
+            None => {
+                if self.stop.get() {
+                    return Poll::Ready(Next::Stop);
+                }
+                *self.waiter.borrow_mut() = Some(waker.clone());
+            }
+            Some(pool) => {
+                let requests = pool.stop_requests.get();
+                if self.stop.get() || requests > 0 {
+                    pool.stop_requests.set(requests.saturating_sub(1));
+                    pool.idle.borrow_mut().retain(|idle| idle.worker != worker);
+                    return Poll::Ready(Next::Stop);
+                }
+                let mut idle = pool.idle.borrow_mut();
+                match idle.iter_mut().find(|idle| idle.worker == worker) {
+                    Some(entry) => entry.waker.clone_from(waker),
+                    None => idle.push(Idle {
+                        worker,
+                        waker: waker.clone(),
+                        since_epoch: epoch,
+                    }),
+                }
+            }
+        }
+        Poll::Pending
+    }
+
+    fn wake_senders(&self) {
+        let waiting = std::mem::take(&mut *self.senders.borrow_mut());
+        for waker in waiting {
+            waker.wake();
+        }
+    }
+
+    /// Takes every queued envelope (to fail them).
+    pub(crate) fn drain(&self) -> Vec<Box<dyn Envelope<A>>> {
+        let drained: Vec<_> = self.queue.borrow_mut().drain(..).collect();
+        self.wake_senders();
+        drained
+    }
+
+    /// Asks activations idle for `ticks` epochs or more (before `epoch`) to deactivate;
+    /// `all` asks every activation, after its queue drains (shutdown).
+    pub(crate) fn sweep(&self, epoch: u32, ticks: u32, all: bool) {
+        match &self.pool {
+            None => {
+                let parked = self.waiter.borrow().is_some();
+                let idle = parked && epoch.wrapping_sub(self.last_epoch.get()) >= ticks;
+                if all || (idle && self.is_empty()) {
+                    self.stop.set(true);
+                    if let Some(waker) = self.waiter.borrow_mut().take() {
+                        waker.wake();
+                    }
+                }
+            }
+            Some(pool) => {
+                if all {
+                    self.stop.set(true);
+                }
+                let mut idle = pool.idle.borrow_mut();
+                let mut stopped = 0u16;
+                idle.retain(|entry| {
+                    let old = all || epoch.wrapping_sub(entry.since_epoch) >= ticks;
+                    if old {
+                        entry.waker.wake_by_ref();
+                        stopped += 1;
+                    }
+                    !old
+                });
+                pool.stop_requests.set(pool.stop_requests.get() + stopped);
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Routing: the one place that decides where a message or task goes and puts it there.
+//!
+//! A send is resolved on every poll from the calling thread: on the target's home shard it
+//! goes straight into the mailbox; on another shard of the same engine it goes through that
+//! shard's bounded outbound channel; on any other thread through the home shard's bounded
+//! ingress queue. The home comes from [`Placement`](crate::Placement) (stateful actors) or is
+//! the calling shard (stateless workers; round-robin from outside threads).
+//!
+//! Invariants: every path is bounded and waits rather than drops; nothing is taken out of
+//! the caller's future until the path has room, so a pending send still owns its message
+//! and stays `Send`; no lock is taken on a shard-to-shard or in-shard path.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use crate::activation;
+use crate::actor::{Actor, Handler, Message};
+use crate::engine::{IngressTx, Shared};
+use crate::envelope::{Envelope, LocalFuture, Reply, Routed, ShardTask};
+use crate::error::Error;
+use crate::mailbox::Slot;
+use crate::shard::{self, ShardCore};
+use crate::stats::bump;
+use crate::table::Table;
+
+/// Queues `env` into `slot` (the caller checked there is room) and starts an activation
+/// when the slot needs one.
+pub(crate) fn enqueue<A: Actor>(
+    core: &Rc<ShardCore>,
+    slot: &Rc<Slot<A>>,
+    key: &A::Key,
+    table: u32,
+    env: Box<dyn Envelope<A>>,
+) {
+    if slot.needs_worker() {
+        activation::spawn::<A>(core, table, slot.clone(), key.clone());
+    }
+    slot.push(env);
+    bump(&core.counters.pushed);
+    bump(&core.counters.inflight);
+}
+
+/// Puts a routed message into its mailbox on this shard, or registers to wait for room.
+pub(crate) fn poll_local<A, M, R>(
+    core: &Rc<ShardCore>,
+    env: &mut Option<Box<Routed<A, M, R>>>,
+    waker: &Waker,
+) -> Poll<Result<(), Error>>
+where
+    A: Handler<M>,
+    M: Message,
+    R: Reply<M::Reply>,
+{
+    if core.is_closing() {
+        return Poll::Ready(Err(Error::ShutDown));
+    }
+    let Some(routed) = env.as_ref() else {
+        return Poll::Ready(Ok(()));
+    };
+    let Some(table) = core.table::<A>(routed.table) else {
+        return Poll::Ready(Err(Error::Unregistered {
+            actor: std::any::type_name::<A>(),
+        }));
+    };
+    let slot = table.slot(&routed.key);
+    if slot.is_full() {
+        slot.wait_for_room(waker);
+        return Poll::Pending;
+    }
+    slot.touch(table.epoch());
+    if let Some(routed) = env.take() {
+        let key = routed.key.clone();
+        enqueue(core, &slot, &key, table.index, routed);
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// Delivers a message that arrived from another shard or thread; returns a future when the
+/// mailbox is full. Failures answer the caller through the envelope.
+pub(crate) fn deliver_arrived<A, M, R>(
+    core: &Rc<ShardCore>,
+    env: Box<Routed<A, M, R>>,
+) -> Option<LocalFuture<'static, ()>>
+where
+    A: Handler<M>,
+    M: Message,
+    R: Reply<M::Reply>,
+{
+    let mut env = Some(env);
+    if poll_arrived(core, &mut env, Waker::noop()).is_ready() {
+        return None;
+    }
+    let core = core.clone();
+    Some(Box::pin(futures_lite::future::poll_fn(move |cx| {
+        poll_arrived(&core, &mut env, cx.waker())
+    })))
+}
+
+fn poll_arrived<A, M, R>(
+    core: &Rc<ShardCore>,
+    env: &mut Option<Box<Routed<A, M, R>>>,
+    waker: &Waker,
+) -> Poll<()>
+where
+    A: Handler<M>,
+    M: Message,
+    R: Reply<M::Reply>,
+{
+    match poll_local(core, env, waker) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(Ok(())) => Poll::Ready(()),
+        Poll::Ready(Err(error)) => {
+            if let Some(env) = env.take() {
+                Envelope::fail(env, error);
+            }
+            Poll::Ready(())
+        }
+    }
+}
+
+/// The home shard of `key` of type `A` as seen from `here` (the calling shard, if any).
+pub(crate) fn home<A: Actor>(
+    shared: &Shared,
+    table: u32,
+    key: &A::Key,
+    here: Option<usize>,
+    spread: &mut Option<usize>,
+) -> usize {
+    if shared.registry.is_stateless(table) {
+        if let Some(here) = here {
+            return here;
+        }
+        return *spread.get_or_insert_with(|| shared.next_spread());
+    }
+    shared
+        .placement
+        .home(&crate::placement::ActorId::of::<A>(key), shared.shards)
+}
+
+/// Where a send to `target` must go from the calling thread.
+pub(crate) enum Route {
+    /// The calling shard is the target.
+    Here(Rc<ShardCore>),
+    /// Another shard of the same engine.
+    Peer(Rc<ShardCore>, usize),
+    /// Not on a shard of this engine.
+    Outside(usize),
+}
+
+pub(crate) fn route(shared: &Shared, target: impl FnOnce(Option<usize>) -> usize) -> Route {
+    match shard::current(shared.id) {
+        Some(core) => {
+            let home = target(Some(core.id));
+            if home == core.id {
+                Route::Here(core)
+            } else {
+                Route::Peer(core, home)
+            }
+        }
+        None => Route::Outside(target(None)),
+    }
+}
+
+/// Sends `task` to shard `target` from another shard or thread, once there is room.
+pub(crate) fn poll_remote<T: ShardTask + ?Sized>(
+    shared: &Arc<Shared>,
+    from: Option<&Rc<ShardCore>>,
+    target: usize,
+    task: &mut Option<Box<T>>,
+    ingress: &mut Option<IngressTx>,
+    cx: &mut TaskContext<'_>,
+) -> Poll<Result<(), Error>> {
+    if let Some(core) = from {
+        if core.is_closing() {
+            return Poll::Ready(Err(Error::ShutDown));
+        }
+        if !core.peer_has_room(target, cx.waker()) {
+            return Poll::Pending;
+        }
+        if let Some(task) = task.take() {
+            return Poll::Ready(core.submit_to_peer(target, task.boxed()));
+        }
+        return Poll::Ready(Ok(()));
+    }
+    if !shared.accepts_outside_work() {
+        return Poll::Ready(Err(Error::ShutDown));
+    }
+    let Some(tx) = shared.ingress.get(target) else {
+        return Poll::Ready(Err(Error::NoSuchShard {
+            shard: target,
+            shards: shared.shards,
+        }));
+    };
+    let tx = ingress.get_or_insert_with(|| tx.clone());
+    match tx.poll_ready(cx) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(Err(_)) => Poll::Ready(Err(Error::ShutDown)),
+        Poll::Ready(Ok(())) => {
+            let Some(task) = task.take() else {
+                return Poll::Ready(Ok(()));
+            };
+            if tx.start_send(task.boxed()).is_err() {
+                return Poll::Ready(Err(Error::ShutDown));
+            }
+            shared.counters[target]
+                .ingress_sent
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            Poll::Ready(Ok(()))
+        }
+    }
+}
+
+/// The typed table `index` of this shard, for actor type `A`.
+impl ShardCore {
+    pub(crate) fn table<A: Actor>(&self, index: u32) -> Option<&Table<A>> {
+        self.tables
+            .get(index as usize)
+            .and_then(|table| table.as_any().downcast_ref::<Table<A>>())
+    }
+}
