@@ -10,7 +10,14 @@ use quark_benches::scenario::Endpoints;
 use quark_benches::size::Size;
 
 /// Scenarios whose Quark side is wired to a crate that exists in the tree.
-const QUARK_WIRED: &[&str] = &["log.append", "log.replay"];
+const QUARK_WIRED: &[&str] = &[
+    "log.append",
+    "log.replay",
+    "actor.tell_one_shard",
+    "actor.call_one_shard",
+    "actor.call_cross_shard",
+    "actor.activate",
+];
 
 /// Runs `name` at tiny size and checks its outcome; returns the ops per system.
 fn check(name: &str) -> Vec<(String, u64)> {
@@ -82,7 +89,7 @@ fn log_replay() {
 #[test]
 fn actor_tell_one_shard() {
     let work = check("actor.tell_one_shard");
-    for system in ["actix", "ractor"] {
+    for system in ["quark", "actix", "ractor"] {
         assert_eq!(
             ops(&work, system),
             10_000,
@@ -94,7 +101,7 @@ fn actor_tell_one_shard() {
 #[test]
 fn actor_call_one_shard() {
     let work = check("actor.call_one_shard");
-    for system in ["actix", "ractor"] {
+    for system in ["quark", "actix", "ractor"] {
         assert_eq!(
             ops(&work, system),
             2_000,
@@ -106,7 +113,7 @@ fn actor_call_one_shard() {
 #[test]
 fn actor_call_cross_shard() {
     let work = check("actor.call_cross_shard");
-    for system in ["actix", "ractor"] {
+    for system in ["quark", "quark-parked", "actix", "ractor"] {
         assert_eq!(
             ops(&work, system),
             500,
@@ -118,7 +125,7 @@ fn actor_call_cross_shard() {
 #[test]
 fn actor_activate() {
     let work = check("actor.activate");
-    for system in ["actix", "ractor"] {
+    for system in ["quark", "actix", "ractor"] {
         assert_eq!(
             ops(&work, system),
             1_000,

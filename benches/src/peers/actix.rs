@@ -137,7 +137,7 @@ impl ActorPeer for Actix {
         let load = load.clone();
         in_system(move || async move {
             let addr = Echo { sum: 0 }.start();
-            let tell = |i| {
+            let tell = async |i| {
                 addr.do_send(Tell(i));
                 Ok(())
             };

@@ -44,12 +44,12 @@ pub async fn calls(
 /// timed until `total()` — a call queued behind them — returns the receiver's sum.
 pub async fn tells(
     load: &MessageLoad,
-    mut tell: impl FnMut(u64) -> Result<(), PeerError>,
+    mut tell: impl AsyncFnMut(u64) -> Result<(), PeerError>,
     mut pause: impl AsyncFnMut(),
     mut total: impl AsyncFnMut() -> Result<u64, PeerError>,
 ) -> Result<MessageRun, PeerError> {
     for i in 0..load.warmup {
-        tell(i)?;
+        tell(i).await?;
         if i % TELL_BATCH == TELL_BATCH - 1 {
             pause().await;
         }
@@ -57,7 +57,7 @@ pub async fn tells(
     let before = total().await?;
     let started = Instant::now();
     for i in 0..load.messages {
-        tell(i)?;
+        tell(i).await?;
         if i % TELL_BATCH == TELL_BATCH - 1 {
             pause().await;
         }

@@ -156,7 +156,7 @@ impl ActorPeer for Ractor {
         let load = load.clone();
         tokio_thread::run(self.name(), move || async move {
             let actor = spawn(Arc::default()).await?;
-            let tell = |i| {
+            let tell = async |i| {
                 actor
                     .cast(Msg::Tell(i))
                     .map_err(|e| PeerError::because("cast", e))

@@ -78,6 +78,16 @@ fn messaging(
         load.messages, load.warmup
     );
     let (ours, peers) = measure(ctx, &what, |s| each(s, load));
+    outcome(name, text, metrics, &ours, &peers)
+}
+
+fn outcome(
+    name: &str,
+    text: &str,
+    metrics: &[Metric],
+    ours: &Measured<MessageRun>,
+    peers: &[Measured<MessageRun>],
+) -> Outcome {
     let rows = metrics
         .iter()
         .map(|(metric, target, better, get)| {
@@ -89,14 +99,14 @@ fn messaging(
                 durable: false,
                 load: text,
             };
-            row(&spec, &ours, &peers, get)
+            row(&spec, ours, peers, get)
         })
         .collect();
     let mut out = Outcome {
         rows,
         ..Outcome::default()
     };
-    for m in std::iter::once(&ours).chain(&peers) {
+    for m in std::iter::once(ours).chain(peers) {
         out.work.extend(work(m, |r| (r.messages, r.hash)));
     }
     out
@@ -181,9 +191,35 @@ impl crate::scenario::Scenario for CallCrossShard {
             ("p50_us", None, Better::Lower, p50),
             ("p99_us", Some(10.0), Better::Lower, p99),
         ];
-        messaging(ctx, self.name(), &load, &text, &metrics, |s, l| {
-            s.call_cross_core(l)
-        })
+        let what = format!(
+            "{} timed calls after {} untimed",
+            load.messages, load.warmup
+        );
+        let (ours, peers) = measure(ctx, &what, |s| s.call_cross_core(&load));
+        let mut out = outcome(self.name(), &text, &metrics, &ours, &peers);
+        // The same calls with Quark's shards parking when idle, beside the same peer figures.
+        ctx.progress
+            .say("quark", "again, with shards that park when idle");
+        let result = ours::engine::QuarkEngine::parked().call_cross_core(&load);
+        if let Err(e) = &result {
+            ctx.progress.say("quark", &format!("unavailable: {e}"));
+        }
+        let parked = Measured {
+            system: "quark-parked",
+            result,
+        };
+        let text = format!("{text}; quark shards park when idle");
+        let more = outcome(self.name(), &text, &metrics, &parked, &peers);
+        out.rows.extend(more.rows);
+        out.work
+            .extend(more.work.into_iter().filter(|w| w.system == "quark-parked"));
+        out.notes.push(
+            "quark runs twice: with its default idle policy (shards spin 10 ms before parking) \
+             and with shards that park at once (spin_before_park(None)); actix and ractor \
+             threads park when idle"
+                .to_owned(),
+        );
+        out
     }
 }
 
