@@ -145,6 +145,9 @@ async fn turns<A: Actor>(
 
 async fn deactivate<A: Actor>(core: &Rc<ShardCore>, mut actor: A, ctx: &mut Context<A>, end: End) {
     ctx.cancel_timers();
+    // Counted when deactivation begins, so whoever sees `on_deactivate` sees the counters.
+    bump(&core.counters.deactivations);
+    drop_one(&core.counters.active);
     if matches!(end, End::Failed | End::Panicked) {
         bump(&core.counters.failures);
     }
@@ -162,8 +165,6 @@ async fn deactivate<A: Actor>(core: &Rc<ShardCore>, mut actor: A, ctx: &mut Cont
     if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(actor))) {
         tracing::warn!(reason = %panic_reason(payload.as_ref()), "actor drop panicked");
     }
-    bump(&core.counters.deactivations);
-    drop_one(&core.counters.active);
 }
 
 /// Unregisters the activation; the last one out fails what is left and frees the key.

@@ -60,6 +60,9 @@ impl ActorOptions {
     }
 }
 
+/// Values shared with every shard, by type.
+pub(crate) type Extensions = HashMap<TypeId, Box<dyn std::any::Any + Send + Sync>>;
+
 /// What the engine keeps about one registered actor type.
 pub(crate) trait Registration: Send + Sync {
     fn make_table(&self, index: u32, config: TypeConfig) -> Rc<dyn AnyTable>;
@@ -122,6 +125,7 @@ impl Registry {
 pub struct Builder {
     pub(crate) shards: Option<usize>,
     pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) log_config: quark_log::Config,
     pub(crate) idle_timeout: Duration,
     pub(crate) mailbox_capacity: usize,
     pub(crate) channel_capacity: usize,
@@ -129,6 +133,7 @@ pub struct Builder {
     pub(crate) pin_to_cores: bool,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) placement: Box<dyn Placement>,
+    pub(crate) extensions: Extensions,
     registrations: Vec<(TypeId, ActorOptions, Box<dyn Registration>)>,
 }
 
@@ -146,6 +151,7 @@ impl Builder {
         Builder {
             shards: None,
             data_dir: None,
+            log_config: quark_log::Config::default(),
             idle_timeout: Duration::from_secs(60),
             mailbox_capacity: 1024,
             channel_capacity: 1024,
@@ -153,6 +159,7 @@ impl Builder {
             pin_to_cores: true,
             shutdown_timeout: Duration::from_secs(30),
             placement: Box::new(HashPlacement),
+            extensions: HashMap::new(),
             registrations: Vec::new(),
         }
     }
@@ -163,9 +170,17 @@ impl Builder {
         self
     }
 
-    /// Where shard `n` keeps its log (`<dir>/shard-<n>`).
+    /// Where shard `n` keeps its log (`<dir>/shard-<n>`), opened at start and closed at
+    /// shutdown. Without it shards run without a log ([`Shard::log`](crate::Shard::log) is
+    /// `None`).
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Settings of every shard's log (default: durable, 64 MiB segments).
+    pub fn log_config(mut self, config: quark_log::Config) -> Self {
+        self.log_config = config;
         self
     }
 
@@ -209,6 +224,13 @@ impl Builder {
     /// Replaces the default [`HashPlacement`].
     pub fn placement(mut self, placement: impl Placement) -> Self {
         self.placement = Box::new(placement);
+        self
+    }
+
+    /// Shares `value` with every actor and shard task (a database pool, settings, a probe):
+    /// reach it with [`Shard::extension`](crate::Shard::extension). One value per type.
+    pub fn extension<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.extensions.insert(TypeId::of::<T>(), Box::new(value));
         self
     }
 

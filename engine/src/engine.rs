@@ -49,6 +49,7 @@ pub(crate) struct Shared {
     pub(crate) counters: Vec<Arc<Counters>>,
     pub(crate) channel_capacity: usize,
     pub(crate) state: AtomicU8,
+    pub(crate) extensions: crate::builder::Extensions,
     spread: AtomicUsize,
 }
 
@@ -60,6 +61,7 @@ impl Shared {
         placement: Box<dyn Placement>,
         ingress: Vec<IngressTx>,
         channel_capacity: usize,
+        extensions: crate::builder::Extensions,
     ) -> Self {
         Shared {
             id,
@@ -70,8 +72,14 @@ impl Shared {
             counters: (0..shards).map(|_| Arc::new(Counters::default())).collect(),
             channel_capacity,
             state: AtomicU8::new(RUNNING),
+            extensions,
             spread: AtomicUsize::new(0),
         }
+    }
+
+    pub(crate) fn extension<T: 'static>(&self) -> Option<&T> {
+        let value = self.extensions.get(&std::any::TypeId::of::<T>())?;
+        value.downcast_ref::<T>()
     }
 
     pub(crate) fn accepts_outside_work(&self) -> bool {
@@ -116,6 +124,11 @@ impl EngineHandle {
     /// ```
     pub fn actor<A: Actor>(&self, key: impl Into<A::Key>) -> ActorRef<A> {
         ActorRef::new(self.shared.clone(), key.into())
+    }
+
+    /// The value of type `T` given to [`Builder::extension`](crate::Builder::extension).
+    pub fn extension<T: 'static>(&self) -> Option<&T> {
+        self.shared.extension::<T>()
     }
 
     /// How many shards the engine runs.
@@ -292,7 +305,7 @@ impl<T> Future for RunOn<T> {
 /// ```
 pub struct Engine {
     pub(crate) handle: EngineHandle,
-    pub(crate) threads: Vec<glommio::ExecutorJoinHandle<()>>,
+    pub(crate) threads: Vec<glommio::ExecutorJoinHandle<Result<(), String>>>,
     pub(crate) shutdown_timeout: Duration,
 }
 

@@ -71,7 +71,7 @@ fn cpu_for(shard: usize, pin: bool) -> CpuPlacement {
 }
 
 /// Starts the engine described by `builder`.
-pub(crate) fn start(builder: Builder, registry: Registry) -> Result<Engine, Error> {
+pub(crate) fn start(mut builder: Builder, registry: Registry) -> Result<Engine, Error> {
     let shards = builder
         .shards
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -91,9 +91,11 @@ pub(crate) fn start(builder: Builder, registry: Registry) -> Result<Engine, Erro
         builder.placement,
         ingress_tx,
         capacity,
+        std::mem::take(&mut builder.extensions),
     ));
     let (senders, receivers) = mesh(shards, capacity);
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<usize>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
+    let data_dir = builder.data_dir.clone();
     let mut threads = Vec::with_capacity(shards);
     let parts = senders.into_iter().zip(receivers).zip(ingress_rx);
     for (n, ((senders, receivers), ingress)) in parts.enumerate() {
@@ -103,14 +105,17 @@ pub(crate) fn start(builder: Builder, registry: Registry) -> Result<Engine, Erro
             exec = exec.spin_before_park(spin);
         }
         let shard_shared = shared.clone();
+        let log_dir = data_dir.as_ref().map(|dir| dir.join(format!("shard-{n}")));
+        let log_config = builder.log_config.clone();
         let ready = ready_tx.clone();
         let spawned = exec.spawn(move || async move {
             let shared = shard_shared;
             let span = tracing::info_span!("shard", engine = shared.id, shard = n);
             let _entered = span.enter();
             let Some((senders, receivers)) = connect(senders, receivers).await else {
-                tracing::error!("shard could not connect its channels");
-                return;
+                let reason = "could not connect the shard channels".to_string();
+                let _ = ready.send(Err(reason.clone()));
+                return Err(reason);
             };
             let init = shard::Init {
                 id: n,
@@ -118,11 +123,13 @@ pub(crate) fn start(builder: Builder, registry: Registry) -> Result<Engine, Erro
                 senders,
                 receivers,
                 ingress,
+                log_dir,
+                log_config,
             };
-            shard::run(init, move || {
-                let _ = ready.send(n);
+            shard::run(init, move |outcome| {
+                let _ = ready.send(outcome.map(|()| n));
             })
-            .await;
+            .await
         });
         match spawned {
             Ok(handle) => threads.push(handle),
@@ -140,19 +147,20 @@ pub(crate) fn start(builder: Builder, registry: Registry) -> Result<Engine, Erro
 
 fn wait_ready(
     shared: &Arc<Shared>,
-    threads: Vec<glommio::ExecutorJoinHandle<()>>,
-    ready: std::sync::mpsc::Receiver<usize>,
+    threads: Vec<glommio::ExecutorJoinHandle<Result<(), String>>>,
+    ready: std::sync::mpsc::Receiver<Result<usize, String>>,
     shutdown_timeout: Duration,
 ) -> Result<Engine, Error> {
     let deadline = Instant::now() + CONNECT_TIMEOUT + Duration::from_secs(5);
     for _ in 0..shared.shards {
         let wait = deadline.saturating_duration_since(Instant::now());
-        if ready.recv_timeout(wait).is_err() {
-            abort_start(shared, threads);
-            return Err(Error::Start {
-                reason: "a shard failed to start (see the log for its error)".to_string(),
-            });
-        }
+        let reason = match ready.recv_timeout(wait) {
+            Ok(Ok(_)) => continue,
+            Ok(Err(reason)) => reason,
+            Err(_) => "a shard did not start in time".to_string(),
+        };
+        abort_start(shared, threads);
+        return Err(Error::Start { reason });
     }
     Ok(Engine {
         handle: EngineHandle::from_shared(shared.clone()),
@@ -162,7 +170,10 @@ fn wait_ready(
 }
 
 /// Stops what started of a failed start (shards that are up close at once).
-fn abort_start(shared: &Arc<Shared>, threads: Vec<glommio::ExecutorJoinHandle<()>>) {
+fn abort_start(
+    shared: &Arc<Shared>,
+    threads: Vec<glommio::ExecutorJoinHandle<Result<(), String>>>,
+) {
     shared.state.store(STOPPED, Ordering::Release);
     for n in 0..shared.shards {
         let _ = send_control(shared, n, Box::new(Close(Instant::now())));
@@ -295,12 +306,12 @@ pub(crate) fn shutdown(engine: &mut Engine) -> Result<(), Error> {
     shared.state.store(STOPPED, Ordering::Release);
     let mut outcome = Ok(());
     for (n, thread) in std::mem::take(&mut engine.threads).into_iter().enumerate() {
-        if let Err(error) = thread.join() {
-            outcome = Err(Error::Stop {
-                shard: n,
-                reason: error.to_string(),
-            });
-        }
+        let reason = match thread.join() {
+            Ok(Ok(())) => continue,
+            Ok(Err(reason)) => reason,
+            Err(error) => error.to_string(),
+        };
+        outcome = Err(Error::Stop { shard: n, reason });
     }
     outcome
 }

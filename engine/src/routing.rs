@@ -26,6 +26,9 @@ use crate::table::Table;
 
 /// Queues `env` into `slot` (the caller checked there is room) and starts an activation
 /// when the slot needs one.
+///
+/// The push comes first: glommio's `spawn_local` polls the new task at once, and the
+/// activation must find its message.
 pub(crate) fn enqueue<A: Actor>(
     core: &Rc<ShardCore>,
     slot: &Rc<Slot<A>>,
@@ -33,12 +36,13 @@ pub(crate) fn enqueue<A: Actor>(
     table: u32,
     env: Box<dyn Envelope<A>>,
 ) {
-    if slot.needs_worker() {
-        activation::spawn::<A>(core, table, slot.clone(), key.clone());
-    }
+    let start = slot.needs_worker();
     slot.push(env);
     bump(&core.counters.pushed);
     bump(&core.counters.inflight);
+    if start {
+        activation::spawn::<A>(core, table, slot.clone(), key.clone());
+    }
 }
 
 /// Puts a routed message into its mailbox on this shard, or registers to wait for room.

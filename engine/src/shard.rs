@@ -77,6 +77,9 @@ pub(crate) struct ShardCore {
     live: Cell<u64>,
     closer: RefCell<Option<Waker>>,
     main: RefCell<Option<Waker>>,
+    log: Option<quark_log::Log>,
+    /// Why closing the log failed, reported by the shard thread at exit.
+    close_error: RefCell<Option<String>>,
 }
 
 impl ShardCore {
@@ -224,6 +227,17 @@ impl Shard {
             .map_or(0, |table| table.len())
     }
 
+    /// The value of type `T` given to [`Builder::extension`](crate::Builder::extension).
+    pub fn extension<T: 'static>(&self) -> Option<&T> {
+        self.core.shared.extension::<T>()
+    }
+
+    /// This shard's log, opened at start in `<data_dir>/shard-<id>` (`None` without a data
+    /// directory). Event-sourced actors will journal here.
+    pub fn log(&self) -> Option<&quark_log::Log> {
+        self.core.log.as_ref()
+    }
+
     /// This shard's counters.
     pub fn stats(&self) -> ShardStats {
         self.core.counters.snapshot(self.core.id)
@@ -237,17 +251,34 @@ pub(crate) struct Init {
     pub(crate) senders: Vec<Option<ConnectedSender<Task>>>,
     pub(crate) receivers: Vec<ConnectedReceiver<Task>>,
     pub(crate) ingress: futures::channel::mpsc::Receiver<Task>,
+    pub(crate) log_dir: Option<std::path::PathBuf>,
+    pub(crate) log_config: quark_log::Config,
 }
 
 /// Builds the shard, starts its background tasks, and runs until it is closed.
-pub(crate) async fn run(init: Init, ready: impl FnOnce()) {
+///
+/// `ready` hears `Ok` once the shard takes work, or why it could not start.
+pub(crate) async fn run(init: Init, ready: impl FnOnce(Result<(), String>)) -> Result<(), String> {
     let Init {
         id,
         shared,
         senders,
         receivers,
         ingress,
+        log_dir,
+        log_config,
     } = init;
+    let log = match log_dir {
+        None => None,
+        Some(dir) => match quark_log::Log::open(&dir, log_config).await {
+            Ok(log) => Some(log),
+            Err(error) => {
+                let reason = format!("opening the log in {}: {error}", dir.display());
+                ready(Err(reason.clone()));
+                return Err(reason);
+            }
+        },
+    };
     let tables = shared.registry.make_tables();
     let capacity = shared.channel_capacity;
     let outbound = senders
@@ -277,10 +308,12 @@ pub(crate) async fn run(init: Init, ready: impl FnOnce()) {
         live: Cell::new(0),
         closer: RefCell::new(None),
         main: RefCell::new(None),
+        log,
+        close_error: RefCell::new(None),
     });
     CURRENT.with(|current| *current.borrow_mut() = Some(core.clone()));
     start_background(&core, receivers, ingress);
-    ready();
+    ready(Ok(()));
     futures_lite::future::poll_fn(|cx| {
         if core.stopped.get() {
             return Poll::Ready(());
@@ -290,6 +323,10 @@ pub(crate) async fn run(init: Init, ready: impl FnOnce()) {
     })
     .await;
     CURRENT.with(|current| *current.borrow_mut() = None);
+    match core.close_error.borrow_mut().take() {
+        Some(reason) => Err(reason),
+        None => Ok(()),
+    }
 }
 
 fn start_background(
@@ -399,6 +436,11 @@ pub(crate) async fn close(core: Rc<ShardCore>, deadline: Instant) {
             live = core.live.get(),
             "activations did not stop in time"
         );
+    }
+    if let Some(log) = &core.log
+        && let Err(error) = log.close().await
+    {
+        *core.close_error.borrow_mut() = Some(format!("closing the log: {error}"));
     }
     core.stopped.set(true);
     for out in core.outbound.iter().flatten() {
