@@ -1,0 +1,89 @@
+//! Prints a before/after of partitioning runs: the three locality workloads, the memory
+//! rebalance, and (with `--large`) the timed plan for 1,000,000 actors and 10,000,000 edges.
+//!
+//! Usage: `cargo run --release -p quark-placement --example partition -- [tiny|quick|full]
+//! [--large] [--seed N]`. Sizes default to `quick`.
+
+use quark_placement::workloads::{self, LocalityWorkload, Size};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let size = match args
+        .iter()
+        .find(|a| !a.starts_with("--") && a.parse::<u64>().is_err())
+    {
+        Some(s) if s == "tiny" => Size::Tiny,
+        Some(s) if s == "full" => Size::Full,
+        _ => Size::Quick,
+    };
+    let seed = args
+        .iter()
+        .position(|a| a == "--seed")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(42);
+    println!("size {size:?}, seed {seed}");
+    println!(
+        "{:<12} {:>8} {:>9} {:>6} {:>13} {:>13} {:>7} {:>10} {:>6} {:>8} {:>8} {:>9}",
+        "workload",
+        "actors",
+        "edges",
+        "shards",
+        "cut before",
+        "cut after",
+        "cut -%",
+        "edge cut-%",
+        "rounds",
+        "moves",
+        "plan ms",
+        "imbal %"
+    );
+    for w in [
+        LocalityWorkload::Halo,
+        LocalityWorkload::Communities,
+        LocalityWorkload::Random,
+    ] {
+        let r = workloads::run_locality(w, size, seed);
+        let edge_pct = if r.edge_cut_before > 0.0 {
+            (r.edge_cut_before - r.edge_cut_after) / r.edge_cut_before * 100.0
+        } else {
+            0.0
+        };
+        println!(
+            "{:<12} {:>8} {:>9} {:>6} {:>13.0} {:>13.0} {:>7.1} {:>10.1} {:>6} {:>8} {:>8.1} \
+             {:>9.2}",
+            format!("{w:?}"),
+            r.actors,
+            r.edges,
+            r.shards,
+            r.cut_before,
+            r.cut_after,
+            r.cut_reduction_pct,
+            edge_pct,
+            r.converge_rounds,
+            r.moves,
+            r.plan_ms,
+            r.imbalance_pct
+        );
+    }
+    let m = workloads::run_memory(size, seed);
+    println!(
+        "memory: {} actors on {} shards, imbalance {:.1} % -> {:.1} % with {} moves \
+         (lower bound {}) in {} rounds",
+        m.actors,
+        m.shards,
+        m.imbalance_before_pct,
+        m.imbalance_after_pct,
+        m.moves,
+        m.moves_lower_bound,
+        m.rounds
+    );
+    if args.iter().any(|a| a == "--large") {
+        let l = workloads::run_large_plan(size, seed);
+        println!(
+            "large plan: {} actors, {} edges: graph built in {:.0} ms, plan {:.0} ms, \
+             {} moves, cut -{:.1} %",
+            l.actors, l.edges, l.build_ms, l.plan_ms, l.moves, l.cut_reduction_pct
+        );
+    }
+}

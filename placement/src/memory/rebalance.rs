@@ -1,0 +1,150 @@
+//! The memory rebalance plan: greedy donor → receiver moves, biggest fitting actor first.
+//!
+//! Invariants (see the parent module for why they make rounds converge): an actor moves at
+//! most once per plan; the receiver never ends above `min(target level, high watermark)`;
+//! the donor is always the fullest shard, and it is above the target level.
+
+use super::{ActorMemory, Move, Plan, Policy, ShardLoad, Trigger, imbalance_of, validate};
+use crate::error::Result;
+use crate::layout::{ShardId, ShardLayout};
+
+/// Plans which actors move where to bring memory back into balance.
+///
+/// `actors` needs only the largest actors of each shard: the rest is background that stays.
+///
+/// # Example
+/// ```
+/// use quark_placement::layout::{ShardId, ShardLayout};
+/// use quark_placement::memory::{rebalance, ActorMemory, Policy, ShardLoad};
+/// let layout = ShardLayout::flat(2).unwrap();
+/// let load = |used| ShardLoad { memory_bytes_used: used, memory_bytes_limit: 1000,
+///                               activations: 0, cpu_load: 0.0 };
+/// let actor = |actor, memory_bytes| ActorMemory { actor, shard: ShardId(0), memory_bytes,
+///                                                 immovable: false };
+/// let actors = [actor(1, 300), actor(2, 200), actor(3, 50)];
+/// let plan = rebalance(&[load(600), load(200)], &actors, &layout, &Policy::default()).unwrap();
+/// // Shard 0 must shed 200 bytes: the one actor of exactly that size moves.
+/// assert_eq!(plan.moves.len(), 1);
+/// assert_eq!((plan.moves[0].actor, plan.moves[0].to), (2, ShardId(1)));
+/// assert!(plan.imbalance_after_pct < 1.0);
+/// ```
+pub fn rebalance(
+    loads: &[ShardLoad],
+    actors: &[ActorMemory],
+    layout: &ShardLayout,
+    policy: &Policy,
+) -> Result<Plan> {
+    validate(loads, layout, policy)?;
+    for actor in actors {
+        layout.shard(actor.shard)?;
+    }
+    let limits: Vec<f64> = loads.iter().map(|l| l.memory_bytes_limit as f64).collect();
+    let mut used: Vec<f64> = loads.iter().map(|l| l.memory_bytes_used as f64).collect();
+    let utilisation =
+        |used: &[f64]| -> Vec<f64> { used.iter().zip(&limits).map(|(u, l)| u / l).collect() };
+    let before = imbalance_of(&utilisation(&used));
+    let fullest = utilisation(&used).into_iter().fold(0.0, f64::max);
+    let trigger = if before > policy.imbalance_trigger_pct {
+        Trigger::Imbalance
+    } else if fullest > policy.high_watermark {
+        Trigger::Pressure
+    } else {
+        Trigger::None
+    };
+    let mut moves = Vec::new();
+    if trigger != Trigger::None {
+        let mut pools = pools(actors, loads.len());
+        while moves.len() < policy.moves_max {
+            let Some(m) = next_move(&used, &limits, &mut pools, layout, policy) else {
+                break;
+            };
+            used[m.from.index()] -= m.memory_bytes as f64;
+            used[m.to.index()] += m.memory_bytes as f64;
+            moves.push(m);
+        }
+    }
+    let after = imbalance_of(&utilisation(&used));
+    Ok(Plan {
+        moves,
+        trigger,
+        imbalance_before_pct: before,
+        imbalance_after_pct: after,
+    })
+}
+
+/// Movable, non-empty actors of each shard, sorted by size then id.
+fn pools(actors: &[ActorMemory], shards: usize) -> Vec<Vec<(u64, u64)>> {
+    let mut pools = vec![Vec::new(); shards];
+    for a in actors.iter().filter(|a| !a.immovable && a.memory_bytes > 0) {
+        pools[a.shard.index()].push((a.memory_bytes, a.actor));
+    }
+    for pool in &mut pools {
+        pool.sort_unstable();
+    }
+    pools
+}
+
+fn next_move(
+    used: &[f64],
+    limits: &[f64],
+    pools: &mut [Vec<(u64, u64)>],
+    layout: &ShardLayout,
+    policy: &Policy,
+) -> Option<Move> {
+    let shards = used.len();
+    let utilisation: Vec<f64> = (0..shards).map(|s| used[s] / limits[s]).collect();
+    let mean = utilisation.iter().sum::<f64>() / shards as f64;
+    let target = mean * (1.0 + policy.imbalance_target_pct / 100.0);
+    let donor = (0..shards).fold(0, |best, s| {
+        if utilisation[s] > utilisation[best] {
+            s
+        } else {
+            best
+        }
+    });
+    if utilisation[donor] <= target {
+        return None;
+    }
+    let excess = (utilisation[donor] - target) * limits[donor];
+    let mut receivers: Vec<usize> = (0..shards).filter(|&s| s != donor).collect();
+    let from = ShardId(donor as u32);
+    receivers.sort_by(|&a, &b| {
+        let key = |s: usize| (utilisation[s], layout.cost(from, ShardId(s as u32)), s);
+        key(a)
+            .partial_cmp(&key(b))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    for r in receivers {
+        let ceiling = target.min(policy.high_watermark) * limits[r];
+        let room = ceiling - used[r];
+        if room <= 0.0 {
+            continue;
+        }
+        let Some(index) = closest(&pools[donor], excess.min(room), room) else {
+            continue;
+        };
+        let (memory_bytes, actor) = pools[donor].remove(index);
+        return Some(Move {
+            actor,
+            from,
+            to: ShardId(r as u32),
+            memory_bytes,
+        });
+    }
+    None
+}
+
+/// Index of the actor whose size is closest to `want` without exceeding `room` (ties go to
+/// the larger), in a pool sorted by size.
+fn closest(pool: &[(u64, u64)], want: f64, room: f64) -> Option<usize> {
+    let fits = pool.partition_point(|&(bytes, _)| bytes as f64 <= room);
+    if fits == 0 {
+        return None;
+    }
+    let above = pool[..fits].partition_point(|&(bytes, _)| (bytes as f64) < want);
+    let candidates = [above.checked_sub(1), (above < fits).then_some(above)];
+    candidates.into_iter().flatten().min_by(|&a, &b| {
+        let distance = |i: usize| (pool[i].0 as f64 - want).abs();
+        distance(a).total_cmp(&distance(b)).then(b.cmp(&a))
+    })
+}

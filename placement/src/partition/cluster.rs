@@ -1,0 +1,176 @@
+//! Stage one of a plan: find communities, give each a shard, move whole communities.
+//!
+//! Communities come from size-constrained label propagation on the graph alone (not on the
+//! assignment), so on a static graph every round finds the same communities. Each community
+//! is then given the shard that already holds most of it, if the move keeps that shard under
+//! its limit; communities mostly in place choose first, because they need the fewest moves per
+//! unit of traffic made local. Moving whole communities is what single-vertex methods cannot
+//! do: a game split 4/4 over two shards has no single move with a positive gain.
+//!
+//! Invariants: labels are vertex ids, processed in index order with ties broken toward the
+//! current label and then the smaller id (determinism); no community outweighs
+//! `cluster_weight_max`; moves go through `State::move_unpriced`, so capacity holds at every
+//! step; the stage is one block in the log (see [`move_communities`]).
+
+use super::state::State;
+
+/// Members of every community, contiguous: `members[starts[c]..starts[c + 1]]`.
+pub(crate) struct Groups {
+    pub starts: Vec<usize>,
+    pub members: Vec<u32>,
+}
+
+pub(crate) fn group(labels: &[u32]) -> Groups {
+    let mut counts = vec![0usize; labels.len() + 1];
+    for &label in labels {
+        counts[label as usize + 1] += 1;
+    }
+    for i in 1..counts.len() {
+        counts[i] += counts[i - 1];
+    }
+    let mut cursor = counts.clone();
+    let mut members = vec![0u32; labels.len()];
+    for (v, &label) in labels.iter().enumerate() {
+        members[cursor[label as usize]] = v as u32;
+        cursor[label as usize] += 1;
+    }
+    // Keep only non-empty communities.
+    let mut starts = vec![0usize];
+    for label in 0..labels.len() {
+        if counts[label + 1] > counts[label] {
+            starts.push(counts[label + 1]);
+        }
+    }
+    Groups { starts, members }
+}
+
+/// A community's candidate shard: `votes` decides the order, `movable_weight` the loads.
+struct Candidate {
+    votes: u64,
+    community: u32,
+    shard: u32,
+}
+
+/// Chooses a target shard per community so that projected loads stay in limits; returns
+/// `(community, shard)` in the order chosen. Communities that fit nowhere are left out.
+fn targets(state: &State<'_>, groups: &Groups) -> Vec<(usize, u32)> {
+    let communities = groups.starts.len() - 1;
+    let weights = state.graph.vertex_weights();
+    // Immovable members anchor their community: their shard outvotes any movable weight.
+    let anchor = state.graph.total_vertex_weight() + 1;
+    let mut per_shard = vec![0u64; state.loads.len()];
+    let mut candidates = Vec::new();
+    let mut spread: Vec<Vec<(u32, u64)>> = Vec::with_capacity(communities);
+    for c in 0..communities {
+        let members = &groups.members[groups.starts[c]..groups.starts[c + 1]];
+        let mut touched = Vec::new();
+        let mut movable = Vec::new();
+        for &v in members {
+            let s = state.assignment[v as usize];
+            if per_shard[s as usize] == 0 {
+                touched.push(s);
+            }
+            let weight = u64::from(weights[v as usize]);
+            per_shard[s as usize] += if state.is_movable(v) { weight } else { anchor };
+            if state.is_movable(v) {
+                movable.push((s, weight));
+            }
+        }
+        for &s in &touched {
+            let votes = per_shard[s as usize].max(1);
+            candidates.push(Candidate {
+                votes,
+                community: c as u32,
+                shard: s,
+            });
+            per_shard[s as usize] = 0;
+        }
+        spread.push(compact(movable));
+    }
+    candidates.sort_unstable_by_key(|c| (std::cmp::Reverse(c.votes), c.community, c.shard));
+    let mut projected = state.loads.clone();
+    let mut done = vec![false; communities];
+    let mut chosen = Vec::new();
+    for candidate in &candidates {
+        let c = candidate.community as usize;
+        if done[c] {
+            continue;
+        }
+        let to = candidate.shard;
+        let incoming: u64 = spread[c]
+            .iter()
+            .filter(|&&(s, _)| s != to)
+            .map(|&(_, w)| w)
+            .sum();
+        if incoming > 0 && projected[to as usize] + incoming > state.limits[to as usize] {
+            continue;
+        }
+        projected[to as usize] += incoming;
+        for &(s, w) in spread[c].iter().filter(|&&(s, _)| s != to) {
+            projected[s as usize] -= w;
+        }
+        done[c] = true;
+        chosen.push((c, to));
+    }
+    chosen
+}
+
+/// Sums `(shard, weight)` pairs per shard, sorted by shard.
+fn compact(mut pairs: Vec<(u32, u64)>) -> Vec<(u32, u64)> {
+    pairs.sort_unstable_by_key(|&(s, _)| s);
+    let mut out: Vec<(u32, u64)> = Vec::with_capacity(pairs.len());
+    for (s, w) in pairs {
+        match out.last_mut() {
+            Some(last) if last.0 == s => last.1 += w,
+            _ => out.push((s, w)),
+        }
+    }
+    out
+}
+
+/// Moves communities to their targets, in the order their targets were chosen, until the log
+/// holds `moves_max` moves. Moves that do not fit yet are retried after the others.
+///
+/// The stage is priced as one block: the cut is recomputed once at its end (one pass over the
+/// edges) instead of pricing each move (one pass over the mover's edges each, which cost more
+/// than the rest of the plan when most vertices move). A plan can therefore end before or
+/// after the block, never inside it, and a block that does not lower the cut is undone.
+pub(crate) fn move_communities(
+    state: &mut State<'_>,
+    groups: &Groups,
+    moves_max: usize,
+    cut_before: u64,
+) {
+    let first = state.log.len();
+    let chosen = targets(state, groups);
+    let mut deferred = Vec::new();
+    'communities: for &(c, to) in &chosen {
+        for &v in &groups.members[groups.starts[c]..groups.starts[c + 1]] {
+            if state.log.len() >= moves_max {
+                break 'communities;
+            }
+            if state.assignment[v as usize] != to && !state.move_unpriced(v, to) {
+                deferred.push((v, to));
+            }
+        }
+    }
+    // Moves out of a full shard make room for moves into it: retry while that helps.
+    while !deferred.is_empty() && state.log.len() < moves_max {
+        let before = deferred.len();
+        deferred.retain(|&(v, to)| state.log.len() >= moves_max || !state.move_unpriced(v, to));
+        if deferred.len() == before {
+            break;
+        }
+    }
+    if state.log.len() == first {
+        return;
+    }
+    let delta = state.cut() as i64 - cut_before as i64;
+    if delta < 0 {
+        state.close_block(delta);
+    } else {
+        while state.log.len() > first {
+            state.undo();
+        }
+    }
+}

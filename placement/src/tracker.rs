@@ -1,0 +1,328 @@
+//! The communication tracker: who talks to whom, kept in bounded memory on the message path.
+//!
+//! It is the space-saving heavy-hitter sketch (Metwally, Agrawal, El Abbadi, 2005) over
+//! unordered actor pairs: at most `capacity` counters; a pair without a counter, when all are
+//! taken, replaces the pair with the smallest count and inherits that count as its error
+//! bound. Every pair whose true weight exceeds `total / capacity` is guaranteed a counter, so
+//! the heavy edges a partitioner needs are never lost, whatever the order of arrival.
+//!
+//! Decay, so that old traffic fades, is lazy: instead of multiplying every counter by the
+//! decay factor each epoch, new traffic is counted in a unit that grows by `1 / decay` per
+//! epoch, which keeps the counters' order (and so the min-heap) intact at no cost; counters
+//! are rescaled only when the unit grows large. Sampling (count one message in
+//! `sample_every`, with weight `sample_every`) cuts the per-message cost further.
+//!
+//! Invariants: `slots`, `heap` and `position` describe the same counters (`heap` is a min-heap
+//! of slot indices by count, `position[slot]` is the slot's place in `heap`); `index` maps
+//! each tracked pair to its slot; the number of counters never exceeds `capacity`, which is
+//! derived from the memory bound so that [`Tracker::memory_bytes`] stays under it.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use petgraph::graph::{NodeIndex, UnGraph};
+
+use crate::error::{Error, Result};
+
+/// The engine's numeric actor identity (a hash of type and key).
+pub type ActorId = u64;
+
+/// Settings of a [`Tracker`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Config {
+    /// Upper bound of the tracker's heap memory, in bytes; sets how many pairs it tracks.
+    pub memory_bytes_max: usize,
+    /// Count one message in this many (1 counts every message).
+    pub sample_every: u32,
+    /// Weight left to old traffic after one [`Tracker::decay`] (0 < decay <= 1).
+    pub decay: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            memory_bytes_max: 4 << 20,
+            sample_every: 1,
+            decay: 0.5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    pair: (ActorId, ActorId),
+    count: f64,
+    error: f64,
+}
+
+/// A small multiplicative hasher: the keys are already-hashed actor ids, so SipHash's
+/// protection against chosen keys buys nothing on this path and costs several times more.
+#[derive(Default)]
+struct PairHasher(u64);
+
+impl Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+/// Bytes a counter costs at most: the slot, its heap and position entries, and its share of
+/// the hash table (at 7/8 load, rounded up to a power of two: up to 2 × 8/7 buckets of a
+/// 24-byte entry and a control byte).
+const COUNTER_BYTES_MAX: usize = 32 + 4 + 4 + 58;
+
+/// A space-saving top-K sketch of actor-to-actor traffic, with decay and sampling.
+///
+/// # Example
+/// ```
+/// use quark_placement::tracker::{Config, Tracker};
+/// let mut tracker = Tracker::new(Config::default()).unwrap();
+/// for _ in 0..10 {
+///     tracker.record(1, 2);
+/// }
+/// tracker.record(2, 1);
+/// tracker.decay(); // old traffic now counts half
+/// let edges = tracker.edges();
+/// assert_eq!(edges, vec![(1, 2, 5.5)]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    index: HashMap<(ActorId, ActorId), u32, BuildHasherDefault<PairHasher>>,
+    slots: Vec<Slot>,
+    heap: Vec<u32>,
+    position: Vec<u32>,
+    capacity: usize,
+    unit: f64,
+    decay: f64,
+    sample_every: u32,
+    countdown: u32,
+}
+
+impl Tracker {
+    /// A tracker holding as many pairs as `config.memory_bytes_max` allows.
+    pub fn new(config: Config) -> Result<Self> {
+        if config.sample_every == 0 {
+            return Err(Error::InvalidSetting {
+                name: "sample_every",
+                reason: "must be >= 1",
+            });
+        }
+        if !(config.decay > 0.0 && config.decay <= 1.0) {
+            return Err(Error::InvalidSetting {
+                name: "decay",
+                reason: "must be in (0, 1]",
+            });
+        }
+        // The hash table rounds its size up, so shrink until what is allocated fits the bound.
+        let mut capacity = (config.memory_bytes_max / COUNTER_BYTES_MAX).min(u32::MAX as usize);
+        while capacity > 0 {
+            let tracker = Self::with_capacity(capacity, config);
+            if tracker.memory_bytes() <= config.memory_bytes_max {
+                return Ok(tracker);
+            }
+            capacity = capacity * 7 / 8;
+        }
+        Err(Error::InvalidSetting {
+            name: "memory_bytes_max",
+            reason: "too small for a counter",
+        })
+    }
+
+    fn with_capacity(capacity: usize, config: Config) -> Self {
+        Self {
+            index: HashMap::with_capacity_and_hasher(capacity, Default::default()),
+            slots: Vec::with_capacity(capacity),
+            heap: Vec::with_capacity(capacity),
+            position: Vec::with_capacity(capacity),
+            capacity,
+            unit: 1.0,
+            decay: config.decay,
+            sample_every: config.sample_every,
+            countdown: config.sample_every,
+        }
+    }
+
+    /// How many pairs the tracker can hold.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Heap memory the tracker uses, in bytes (allocated capacity, not just what is filled).
+    pub fn memory_bytes(&self) -> usize {
+        // hashbrown keeps at least 4 buckets and at most 7/8 of them full.
+        let buckets = (self.index.capacity() * 8 / 7 + 1)
+            .next_power_of_two()
+            .max(4);
+        self.slots.capacity() * size_of::<Slot>()
+            + (self.heap.capacity() + self.position.capacity()) * size_of::<u32>()
+            + buckets * (size_of::<((ActorId, ActorId), u32)>() + 1)
+    }
+
+    /// Records one message from `from` to `to` (direction is ignored; self-messages are).
+    #[inline]
+    pub fn record(&mut self, from: ActorId, to: ActorId) {
+        if self.sample_every > 1 {
+            self.countdown -= 1;
+            if self.countdown > 0 {
+                return;
+            }
+            self.countdown = self.sample_every;
+        }
+        self.add(from, to, f64::from(self.sample_every));
+    }
+
+    /// Records `messages` messages between two actors at once, bypassing sampling.
+    pub fn record_many(&mut self, from: ActorId, to: ActorId, messages: u64) {
+        self.add(from, to, messages as f64);
+    }
+
+    fn add(&mut self, a: ActorId, b: ActorId, messages: f64) {
+        if a == b {
+            return;
+        }
+        let pair = (a.min(b), a.max(b));
+        let amount = messages * self.unit;
+        if let Some(&slot) = self.index.get(&pair) {
+            self.slots[slot as usize].count += amount;
+            self.sift_down(self.position[slot as usize] as usize);
+        } else if self.slots.len() < self.capacity {
+            let slot = self.slots.len() as u32;
+            self.slots.push(Slot {
+                pair,
+                count: amount,
+                error: 0.0,
+            });
+            self.position.push(self.heap.len() as u32);
+            self.heap.push(slot);
+            self.index.insert(pair, slot);
+            self.sift_up(self.heap.len() - 1);
+        } else {
+            // Space-saving: the newcomer takes the smallest counter and its count as error.
+            let slot = self.heap[0];
+            let evicted = &mut self.slots[slot as usize];
+            self.index.remove(&evicted.pair);
+            evicted.error = evicted.count;
+            evicted.count += amount;
+            evicted.pair = pair;
+            self.index.insert(pair, slot);
+            self.sift_down(0);
+        }
+    }
+
+    /// Ages the traffic seen so far by the decay factor (call once per epoch).
+    pub fn decay(&mut self) {
+        self.unit /= self.decay;
+        if self.unit > 1e12 {
+            for slot in &mut self.slots {
+                slot.count /= self.unit;
+                slot.error /= self.unit;
+            }
+            self.unit = 1.0;
+        }
+    }
+
+    /// Every tracked pair `(a, b, messages)` with `a < b`, in decayed message counts,
+    /// heaviest first (ties by pair).
+    pub fn edges(&self) -> Vec<(ActorId, ActorId, f64)> {
+        let mut edges: Vec<_> = self
+            .slots
+            .iter()
+            .map(|s| (s.pair.0, s.pair.1, s.count / self.unit))
+            .collect();
+        edges.sort_by(|x, y| y.2.total_cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
+        edges
+    }
+
+    /// The overestimate bound of every tracked pair, like [`Self::edges`] but `(a, b, error)`.
+    pub fn errors(&self) -> Vec<(ActorId, ActorId, f64)> {
+        self.slots
+            .iter()
+            .map(|s| (s.pair.0, s.pair.1, s.error / self.unit))
+            .collect()
+    }
+
+    fn less(&self, i: usize, j: usize) -> bool {
+        self.slots[self.heap[i] as usize].count < self.slots[self.heap[j] as usize].count
+    }
+
+    fn swap(&mut self, i: usize, j: usize) {
+        self.heap.swap(i, j);
+        self.position[self.heap[i] as usize] = i as u32;
+        self.position[self.heap[j] as usize] = j as u32;
+    }
+
+    fn sift_up(&mut self, mut i: usize) {
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if !self.less(i, parent) {
+                break;
+            }
+            self.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        loop {
+            let (left, right) = (2 * i + 1, 2 * i + 2);
+            let mut smallest = i;
+            if left < self.heap.len() && self.less(left, smallest) {
+                smallest = left;
+            }
+            if right < self.heap.len() && self.less(right, smallest) {
+                smallest = right;
+            }
+            if smallest == i {
+                break;
+            }
+            self.swap(i, smallest);
+            i = smallest;
+        }
+    }
+}
+
+/// Merges edges (from one or several trackers) into a petgraph graph with one node per actor,
+/// nodes sorted by actor id so the result does not depend on the order of the input.
+/// Weights are rounded to whole messages; pairs seen twice add up; pairs rounding to 0 drop.
+pub fn graph(edges: impl IntoIterator<Item = (ActorId, ActorId, f64)>) -> UnGraph<ActorId, u64> {
+    let mut merged: Vec<(ActorId, ActorId, f64)> = edges
+        .into_iter()
+        .map(|(a, b, w)| (a.min(b), a.max(b), w))
+        .collect();
+    // Weights in the order too: float sums then do not depend on the order of the input.
+    merged.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
+    let mut actors: Vec<ActorId> = merged.iter().flat_map(|e| [e.0, e.1]).collect();
+    actors.sort_unstable();
+    actors.dedup();
+    let mut graph = UnGraph::with_capacity(actors.len(), merged.len());
+    for &actor in &actors {
+        graph.add_node(actor);
+    }
+    let node = |actor: ActorId| NodeIndex::new(actors.binary_search(&actor).unwrap_or(0));
+    let mut i = 0;
+    while i < merged.len() {
+        let (a, b) = (merged[i].0, merged[i].1);
+        let mut weight = 0.0;
+        while i < merged.len() && (merged[i].0, merged[i].1) == (a, b) {
+            weight += merged[i].2;
+            i += 1;
+        }
+        let messages = weight.round() as u64;
+        if messages > 0 && a != b {
+            graph.add_edge(node(a), node(b), messages);
+        }
+    }
+    graph
+}
+
+#[cfg(test)]
+#[path = "tracker_tests.rs"]
+mod tests;

@@ -1,0 +1,503 @@
+//! Workloads and measuring runs for the benchmark harness (`placement.locality`,
+//! `placement.memory`) and the example.
+//!
+//! This is the one module that reads a clock: `plan_ms` is a measurement of the policy, not
+//! part of it, and is taken around each call with `std::time::Instant`. Everything else is
+//! generated from the seed, so two runs with the same seed and size differ only in timings.
+//! The policy modules never depend on this one.
+//!
+//! Invariants: a run never panics on its own data (generation errors would be bugs, and are
+//! reported as an empty report with zero actors rather than a panic); rounds stop after the
+//! first empty plan or `ROUNDS_MAX` rounds.
+
+mod generate;
+
+use std::time::Instant;
+
+use crate::graph::CommGraph;
+use crate::layout::{LayoutConfig, ShardId, ShardLayout};
+use crate::memory::{self, ActorMemory, ShardLoad};
+use crate::partition::{self, Config, Problem};
+use crate::topology::Topology;
+use generate::Rng;
+
+/// How big a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// For `cargo test` (debug build, well under a second each).
+    Tiny,
+    /// For the harness's `--quick` (a few seconds in total, release build).
+    Quick,
+    /// The real run.
+    Full,
+}
+
+/// The communication workloads of `placement.locality`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalityWorkload {
+    /// Halo-Presence-like: games of 8 players, players moving between games.
+    Halo,
+    /// A planted-community social graph.
+    Communities,
+    /// A uniform random graph (no structure to find).
+    Random,
+}
+
+/// The outcome of [`run_locality`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LocalityReport {
+    /// Cost-weighted cut of the random initial placement.
+    pub cut_before: f64,
+    /// Cost-weighted cut after the last round.
+    pub cut_after: f64,
+    /// `(cut_before - cut_after) / cut_before × 100`.
+    pub cut_reduction_pct: f64,
+    /// Rounds that moved something before a round planned no move.
+    pub converge_rounds: u32,
+    /// Wall time of the slowest planning round, in milliseconds.
+    pub plan_ms: f64,
+    /// Moves over all rounds.
+    pub moves: usize,
+    /// Vertices (actors) of the graph.
+    pub actors: usize,
+    /// Edges of the graph.
+    pub edges: usize,
+    /// Shards (over all hosts).
+    pub shards: usize,
+    /// How far the fullest shard is above the mean at the end, in percent.
+    pub imbalance_pct: f64,
+    /// The plain cut (edge weight between different shards, costs ignored), before.
+    pub edge_cut_before: f64,
+    /// The plain cut after the last round.
+    pub edge_cut_after: f64,
+}
+
+/// The outcome of [`run_memory`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemoryReport {
+    /// Imbalance of the skewed start, in percent.
+    pub imbalance_before_pct: f64,
+    /// Imbalance after the last round, in percent.
+    pub imbalance_after_pct: f64,
+    /// Moves over all rounds.
+    pub moves: usize,
+    /// Rounds that moved something.
+    pub rounds: u32,
+    /// Actors in the workload.
+    pub actors: usize,
+    /// Shards.
+    pub shards: usize,
+    /// Fewest moves any plan could need to bring the start within the policy's target, from
+    /// the reported actors (each over-full shard shedding its largest movable actors first).
+    pub moves_lower_bound: usize,
+}
+
+/// The outcome of [`run_large_plan`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LargePlanReport {
+    /// Vertices of the graph.
+    pub actors: usize,
+    /// Edges of the graph.
+    pub edges: usize,
+    /// Wall time of one plan (from the CSR graph), in milliseconds.
+    pub plan_ms: f64,
+    /// Wall time of building the CSR graph from the edge list, in milliseconds.
+    pub build_ms: f64,
+    /// Cut reduction of that one plan, in percent.
+    pub cut_reduction_pct: f64,
+    /// Moves of that one plan.
+    pub moves: usize,
+}
+
+const ROUNDS_MAX: u32 = 20;
+
+/// The layout a size runs on: several hosts, so cross-host moves matter.
+fn layout_for(size: Size) -> Option<ShardLayout> {
+    let (hosts, numa, cores) = match size {
+        Size::Tiny => (2, 1, 2),
+        Size::Quick => (2, 2, 2),
+        Size::Full => (2, 2, 4),
+    };
+    let topology = Topology::uniform(hosts, numa, cores, 2, 16 << 30).ok()?;
+    ShardLayout::new(&topology, &LayoutConfig::default()).ok()
+}
+
+fn locality_graph(w: LocalityWorkload, size: Size, rng: &mut Rng) -> Option<CommGraph> {
+    let vertices = match size {
+        Size::Tiny => 1_000,
+        Size::Quick => 20_000,
+        Size::Full => 200_000,
+    };
+    let graph = match w {
+        LocalityWorkload::Halo => {
+            let tracker_bytes = vertices * 64 * 100;
+            let shape = generate::HaloShape {
+                players: vertices,
+                epochs: 6,
+                churn: 0.05,
+                tracker_bytes,
+            };
+            generate::halo(&shape, rng)
+        }
+        LocalityWorkload::Communities => generate::communities(vertices, 8, 2, rng),
+        LocalityWorkload::Random => generate::random(vertices, 10, rng),
+    };
+    graph.ok()
+}
+
+/// Generates workload `w`, places it at random, and plans rounds (10 % balance tolerance, at
+/// most a quarter of the actors moved per round) until a round plans nothing.
+pub fn run_locality(w: LocalityWorkload, size: Size, seed: u64) -> LocalityReport {
+    let mut rng = Rng::new(seed);
+    let (Some(layout), Some(graph)) = (layout_for(size), locality_graph(w, size, &mut rng)) else {
+        return empty_locality();
+    };
+    let shards = layout.len() as u64;
+    let mut assignment: Vec<ShardId> = (0..graph.vertex_count())
+        .map(|_| ShardId(rng.below(shards) as u32))
+        .collect();
+    let config = Config {
+        moves_max: graph.vertex_count() / 4,
+        ..Config::default()
+    };
+    let (cut_before, edge_cut_before) = cuts(&graph, &assignment, &layout);
+    let (mut rounds, mut moves, mut plan_ms) = (0, 0, 0.0f64);
+    let mut loads = Vec::new();
+    for _ in 0..ROUNDS_MAX {
+        let problem = Problem {
+            graph: &graph,
+            assignment: &assignment,
+            layout: &layout,
+            immovable: &[],
+            capacities: None,
+        };
+        let started = Instant::now();
+        let Ok(plan) = partition::plan(&problem, &config) else {
+            break;
+        };
+        plan_ms = plan_ms.max(started.elapsed().as_secs_f64() * 1e3);
+        loads = plan.loads_after.clone();
+        if plan.moves.is_empty() {
+            break;
+        }
+        plan.apply(&mut assignment);
+        rounds += 1;
+        moves += plan.moves.len();
+    }
+    let (cut_after, edge_cut_after) = cuts(&graph, &assignment, &layout);
+    LocalityReport {
+        cut_before,
+        cut_after,
+        cut_reduction_pct: reduction_pct(cut_before, cut_after),
+        converge_rounds: rounds,
+        plan_ms,
+        moves,
+        actors: graph.vertex_count(),
+        edges: graph.edge_count(),
+        shards: layout.len(),
+        imbalance_pct: load_imbalance_pct(&loads),
+        edge_cut_before,
+        edge_cut_after,
+    }
+}
+
+/// Generates a skewed memory load (heavy-tailed actor sizes spread evenly, plus a hot
+/// tenant's big caches crowded on two shards; every 50th actor pinned) and runs rebalance
+/// rounds (default policy, at most 256 moves a round) until one plans nothing. Only
+/// the largest tenth of each shard's actors is reported to the policy, as the engine would.
+pub fn run_memory(size: Size, seed: u64) -> MemoryReport {
+    let mut rng = Rng::new(seed);
+    let Some(layout) = layout_for(size) else {
+        return MemoryReport {
+            imbalance_before_pct: 0.0,
+            imbalance_after_pct: 0.0,
+            moves: 0,
+            rounds: 0,
+            actors: 0,
+            shards: 0,
+            moves_lower_bound: 0,
+        };
+    };
+    let actors_count = match size {
+        Size::Tiny => 2_000,
+        Size::Quick => 20_000,
+        Size::Full => 200_000,
+    };
+    let shards = layout.len();
+    // Hash placement spreads actors evenly; sizes are heavy-tailed; and a hot tenant's
+    // session caches (1 % of the actors, 1 to 32 MiB each) all live on shards 0 and 1.
+    let mut actors: Vec<ActorMemory> = (0..actors_count as u64)
+        .map(|actor| {
+            let (shard, memory_bytes) = if actor % 100 == 1 {
+                let cache_bytes = (1u64 << 20) << rng.below(6);
+                (rng.below(2), cache_bytes)
+            } else {
+                (rng.below(shards as u64), generate::actor_bytes(&mut rng))
+            };
+            ActorMemory {
+                actor,
+                shard: ShardId(shard as u32),
+                memory_bytes,
+                immovable: false,
+            }
+        })
+        .collect();
+    for a in actors.iter_mut().filter(|a| a.actor % 50 == 0) {
+        a.immovable = true;
+    }
+    let total: u64 = actors.iter().map(|a| a.memory_bytes).sum();
+    let background = total / shards as u64 / 8;
+    let limit = (total / shards as u64 + background) * 2;
+    let mut loads: Vec<ShardLoad> = vec![
+        ShardLoad {
+            memory_bytes_used: background,
+            memory_bytes_limit: limit,
+            activations: 0,
+            cpu_load: 0.0
+        };
+        shards
+    ];
+    for a in &actors {
+        loads[a.shard.index()].memory_bytes_used += a.memory_bytes;
+        loads[a.shard.index()].activations += 1;
+    }
+    let before = memory::imbalance_pct(&loads);
+    let policy = memory::Policy {
+        moves_max: 256,
+        ..memory::Policy::default()
+    };
+    let moves_lower_bound = lower_bound(&loads, &largest_tenth(&actors, shards), &policy);
+    let (mut rounds, mut moves) = (0, 0);
+    for _ in 0..ROUNDS_MAX {
+        let reported = largest_tenth(&actors, shards);
+        let Ok(plan) = memory::rebalance(&loads, &reported, &layout, &policy) else {
+            break;
+        };
+        if plan.moves.is_empty() {
+            break;
+        }
+        for m in &plan.moves {
+            loads[m.from.index()].memory_bytes_used -= m.memory_bytes;
+            loads[m.to.index()].memory_bytes_used += m.memory_bytes;
+            if let Some(a) = actors.get_mut(m.actor as usize) {
+                a.shard = m.to;
+            }
+        }
+        rounds += 1;
+        moves += plan.moves.len();
+    }
+    MemoryReport {
+        imbalance_before_pct: before,
+        imbalance_after_pct: memory::imbalance_pct(&loads),
+        moves,
+        rounds,
+        actors: actors_count,
+        shards,
+        moves_lower_bound,
+    }
+}
+
+/// See [`MemoryReport::moves_lower_bound`]: with equal limits the mean level is fixed, so a
+/// shard above the target level must shed at least its excess, at best with its largest
+/// actors.
+fn lower_bound(loads: &[ShardLoad], actors: &[ActorMemory], policy: &memory::Policy) -> usize {
+    let levels: Vec<f64> = loads
+        .iter()
+        .map(|l| l.memory_bytes_used as f64 / l.memory_bytes_limit as f64)
+        .collect();
+    let mean = levels.iter().sum::<f64>() / levels.len().max(1) as f64;
+    let target = mean * (1.0 + policy.imbalance_target_pct / 100.0);
+    let mut moves = 0;
+    for (shard, load) in loads.iter().enumerate() {
+        let mut excess = (levels[shard] - target) * load.memory_bytes_limit as f64;
+        let mut sizes: Vec<u64> = actors
+            .iter()
+            .filter(|a| a.shard.index() == shard && !a.immovable)
+            .map(|a| a.memory_bytes)
+            .collect();
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        for size in sizes {
+            if excess <= 0.0 {
+                break;
+            }
+            excess -= size as f64;
+            moves += 1;
+        }
+    }
+    moves
+}
+
+/// Builds a planted-community graph (`Full`: 1,000,000 vertices, 10,000,000 edges) on 16
+/// shards at random and times one plan with no bound on moves.
+pub fn run_large_plan(size: Size, seed: u64) -> LargePlanReport {
+    let mut rng = Rng::new(seed);
+    let vertices = match size {
+        Size::Tiny => 2_000,
+        Size::Quick => 100_000,
+        Size::Full => 1_000_000,
+    };
+    let started = Instant::now();
+    let (Some(layout), Ok(graph)) = (
+        layout_for(Size::Full),
+        generate::communities(vertices, 8, 2, &mut rng),
+    ) else {
+        return LargePlanReport {
+            actors: 0,
+            edges: 0,
+            plan_ms: 0.0,
+            build_ms: 0.0,
+            cut_reduction_pct: 0.0,
+            moves: 0,
+        };
+    };
+    let build_ms = started.elapsed().as_secs_f64() * 1e3;
+    let shards = layout.len() as u64;
+    let assignment: Vec<ShardId> = (0..vertices)
+        .map(|_| ShardId(rng.below(shards) as u32))
+        .collect();
+    let config = Config {
+        moves_max: vertices,
+        ..Config::default()
+    };
+    let problem = Problem {
+        graph: &graph,
+        assignment: &assignment,
+        layout: &layout,
+        immovable: &[],
+        capacities: None,
+    };
+    let started = Instant::now();
+    let plan = partition::plan(&problem, &config);
+    let plan_ms = started.elapsed().as_secs_f64() * 1e3;
+    let (cut_reduction_pct, moves) = match plan {
+        Ok(plan) => (
+            reduction_pct(plan.cut_before as f64, plan.cut_after as f64),
+            plan.moves.len(),
+        ),
+        Err(_) => (0.0, 0),
+    };
+    LargePlanReport {
+        actors: graph.vertex_count(),
+        edges: graph.edge_count(),
+        plan_ms,
+        build_ms,
+        cut_reduction_pct,
+        moves,
+    }
+}
+
+fn largest_tenth(actors: &[ActorMemory], shards: usize) -> Vec<ActorMemory> {
+    let mut per_shard: Vec<Vec<ActorMemory>> = vec![Vec::new(); shards];
+    for a in actors {
+        per_shard[a.shard.index()].push(*a);
+    }
+    let mut reported = Vec::new();
+    for mut list in per_shard {
+        list.sort_unstable_by_key(|a| (std::cmp::Reverse(a.memory_bytes), a.actor));
+        let keep = list.len().div_ceil(10);
+        reported.extend_from_slice(&list[..keep]);
+    }
+    reported
+}
+
+fn cuts(graph: &CommGraph, assignment: &[ShardId], layout: &ShardLayout) -> (f64, f64) {
+    let weighted = partition::cut(graph, assignment, layout).unwrap_or(0) as f64;
+    let mut doubled = 0u64;
+    for v in 0..graph.vertex_count() as u32 {
+        for (u, w) in graph.neighbors(v) {
+            if assignment[v as usize] != assignment[u as usize] {
+                doubled += u64::from(w);
+            }
+        }
+    }
+    (weighted, doubled as f64 / 2.0)
+}
+
+fn reduction_pct(before: f64, after: f64) -> f64 {
+    if before <= 0.0 {
+        0.0
+    } else {
+        (before - after) / before * 100.0
+    }
+}
+
+fn load_imbalance_pct(loads: &[u64]) -> f64 {
+    let mean = loads.iter().sum::<u64>() as f64 / loads.len().max(1) as f64;
+    let max = loads.iter().copied().max().unwrap_or(0) as f64;
+    if mean <= 0.0 {
+        0.0
+    } else {
+        (max - mean) / mean * 100.0
+    }
+}
+
+fn empty_locality() -> LocalityReport {
+    LocalityReport {
+        cut_before: 0.0,
+        cut_after: 0.0,
+        cut_reduction_pct: 0.0,
+        converge_rounds: 0,
+        plan_ms: 0.0,
+        moves: 0,
+        actors: 0,
+        edges: 0,
+        shards: 0,
+        imbalance_pct: 0.0,
+        edge_cut_before: 0.0,
+        edge_cut_after: 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same_but_time(mut a: LocalityReport, mut b: LocalityReport) {
+        (a.plan_ms, b.plan_ms) = (0.0, 0.0);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn clustered_workloads_meet_the_targets_at_tiny_size() {
+        for w in [LocalityWorkload::Halo, LocalityWorkload::Communities] {
+            let report = run_locality(w, Size::Tiny, 7);
+            assert!(report.cut_reduction_pct > 60.0, "{w:?}: {report:?}");
+            assert!(report.converge_rounds <= 5, "{w:?}: {report:?}");
+            assert!(report.imbalance_pct <= 10.0 + 1e-9, "{w:?}: {report:?}");
+            assert!(report.actors > 0 && report.edges > 0 && report.shards == 4);
+            same_but_time(report, run_locality(w, Size::Tiny, 7));
+        }
+    }
+
+    #[test]
+    fn random_graph_is_not_harmed() {
+        let report = run_locality(LocalityWorkload::Random, Size::Tiny, 3);
+        assert!(report.cut_after <= report.cut_before);
+        assert!(report.imbalance_pct <= 10.0 + 1e-9);
+        assert!(report.converge_rounds < ROUNDS_MAX);
+    }
+
+    #[test]
+    fn memory_rebalance_ends_balanced_near_the_fewest_moves() {
+        let report = run_memory(Size::Tiny, 11);
+        assert!(report.imbalance_before_pct > 20.0, "{report:?}");
+        assert!(report.imbalance_after_pct < 10.0, "{report:?}");
+        assert!(report.moves >= report.moves_lower_bound);
+        assert!(
+            report.moves <= 4 * report.moves_lower_bound.max(5),
+            "{report:?}"
+        );
+        assert_eq!(report, run_memory(Size::Tiny, 11));
+    }
+
+    #[test]
+    fn large_plan_runs_at_tiny_size() {
+        let report = run_large_plan(Size::Tiny, 5);
+        assert_eq!(report.actors, 2_000);
+        assert!(report.edges > 19_000 && report.edges <= 20_000);
+        assert!(
+            report.moves > 0 && report.cut_reduction_pct > 30.0,
+            "{report:?}"
+        );
+    }
+}
