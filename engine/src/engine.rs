@@ -117,7 +117,8 @@ impl EngineHandle {
     /// # use quark::{Actor, ActorError, Context};
     /// # struct Account;
     /// # impl Actor for Account { type Key = String;
-    /// #   async fn on_activate(_: &mut Context<Self>) -> Result<Self, ActorError> { Ok(Account) } }
+    /// #   async fn on_activate(_: &mut Context<Self>) -> Result<Self, ActorError> {
+    /// #       Ok(Account) } }
     /// # fn demo(engine: &quark::Engine) {
     /// let alice = engine.actor::<Account>("alice");
     /// # }

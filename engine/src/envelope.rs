@@ -15,6 +15,7 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use futures_lite::FutureExt;
+use tracing::Instrument;
 
 use crate::actor::{Actor, Handler, Message};
 use crate::context::Context;
@@ -100,7 +101,8 @@ where
         ctx: &'a mut Context<A>,
     ) -> LocalFuture<'a, Turn> {
         let Routed { msg, reply, .. } = *self;
-        Box::pin(async move {
+        let span = tracing::trace_span!("turn", message = std::any::type_name::<M>());
+        let turn = async move {
             let outcome = AssertUnwindSafe(actor.handle(msg, ctx))
                 .catch_unwind()
                 .await;
@@ -129,7 +131,8 @@ where
                     Turn::Panicked
                 }
             }
-        })
+        };
+        Box::pin(turn.instrument(span))
     }
 
     fn fail(self: Box<Self>, error: Error) {

@@ -163,3 +163,49 @@ pub(crate) fn panic_reason(payload: &(dyn std::any::Any + Send)) -> String {
         "non-string panic payload".to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_failures_are_retryable_and_the_rest_terminal() {
+        let name = "A";
+        let retryable = [
+            Error::Timeout {
+                after: Duration::from_millis(1),
+            },
+            Error::ActorGone { actor: name },
+            Error::Activation {
+                actor: name,
+                reason: String::new(),
+            },
+        ];
+        assert!(retryable.iter().all(Error::is_retryable));
+        let terminal = [
+            Error::ShutDown,
+            Error::Unregistered { actor: name },
+            Error::BlockingOnShard,
+            Error::Handler {
+                actor: name,
+                reason: String::new(),
+            },
+            Error::Panicked {
+                actor: name,
+                reason: String::new(),
+            },
+        ];
+        assert!(!terminal.iter().any(Error::is_retryable));
+    }
+
+    #[test]
+    fn actor_errors_keep_their_message() {
+        let parsed: Result<u8, ActorError> = "x".parse::<u8>().map_err(ActorError::from);
+        assert!(parsed.is_err_and(|e| e.to_string().contains("invalid digit")));
+        assert_eq!(format!("{:?}", ActorError::msg("m")), "\"m\"");
+        let payload: Box<dyn std::any::Any + Send> = Box::new("static");
+        assert_eq!(panic_reason(payload.as_ref()), "static");
+        let payload: Box<dyn std::any::Any + Send> = Box::new(7u8);
+        assert_eq!(panic_reason(payload.as_ref()), "non-string panic payload");
+    }
+}

@@ -238,3 +238,123 @@ impl<A: Actor> Slot<A> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    use super::*;
+    use crate::actor::{Handler, Message};
+    use crate::context::Context;
+    use crate::envelope::routed;
+    use crate::error::ActorError;
+
+    struct Dummy;
+    impl Actor for Dummy {
+        type Key = u8;
+        async fn on_activate(_: &mut Context<Self>) -> Result<Self, ActorError> {
+            Ok(Dummy)
+        }
+    }
+    struct Nop;
+    impl Message for Nop {
+        type Reply = ();
+    }
+    impl Handler<Nop> for Dummy {
+        async fn handle(&mut self, _: Nop, _: &mut Context<Self>) -> Result<(), ActorError> {
+            Ok(())
+        }
+    }
+
+    /// Counts wake-ups.
+    struct Counting(AtomicUsize);
+    impl Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting() -> (Arc<Counting>, Waker) {
+        let counter = Arc::new(Counting(AtomicUsize::new(0)));
+        (counter.clone(), Waker::from(counter))
+    }
+
+    fn env(key: u8) -> Box<dyn Envelope<Dummy>> {
+        routed::<Dummy, Nop, ()>(key, 0, Nop, ())
+    }
+
+    fn next(slot: &Slot<Dummy>, worker: u32, waker: &Waker) -> Option<bool> {
+        match slot.poll_next(worker, 0, waker) {
+            Poll::Ready(Next::Msg(_)) => Some(true),
+            Poll::Ready(Next::Stop) => Some(false),
+            Poll::Pending => None,
+        }
+    }
+
+    #[test]
+    fn is_bounded_and_wakes_waiting_senders_when_room_frees() {
+        let slot = Slot::<Dummy>::new(2, None, 0);
+        assert!(slot.needs_worker());
+        slot.push(env(1));
+        slot.push(env(1));
+        assert!(slot.is_full());
+        let (woken, sender) = counting();
+        slot.wait_for_room(&sender);
+        slot.wait_for_room(&sender); // registering twice wakes once
+        assert_eq!(next(&slot, 0, Waker::noop()), Some(true));
+        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+        assert!(!slot.is_full());
+    }
+
+    #[test]
+    fn a_parked_activation_is_woken_by_a_push_and_stopped_by_a_sweep() {
+        let slot = Slot::<Dummy>::new(8, None, 0);
+        slot.add_worker();
+        assert!(!slot.needs_worker());
+        let (woken, activation) = counting();
+        assert_eq!(
+            next(&slot, 0, &activation),
+            None,
+            "parks on an empty mailbox"
+        );
+        slot.push(env(1));
+        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+        assert_eq!(next(&slot, 0, &activation), Some(true));
+        assert_eq!(next(&slot, 0, &activation), None);
+        slot.sweep(3, 5, false);
+        assert_eq!(next(&slot, 0, &activation), None, "not idle long enough");
+        slot.sweep(5, 5, false);
+        assert_eq!(woken.0.load(Ordering::SeqCst), 2);
+        assert_eq!(next(&slot, 0, &activation), Some(false), "asked to stop");
+    }
+
+    #[test]
+    fn a_pool_grows_to_its_bound_and_hands_work_to_the_latest_idle_worker() {
+        let slot = Slot::<Dummy>::new(8, Some(2), 0);
+        assert!(slot.needs_worker());
+        let first = slot.add_worker();
+        assert!(slot.needs_worker(), "no worker idle and below the bound");
+        let second = slot.add_worker();
+        assert!(!slot.needs_worker(), "at the bound");
+        let (old, old_waker) = counting();
+        let (new, new_waker) = counting();
+        assert_eq!(next(&slot, first, &old_waker), None);
+        assert_eq!(next(&slot, second, &new_waker), None);
+        slot.push(env(1));
+        assert_eq!(
+            new.0.load(Ordering::SeqCst),
+            1,
+            "the most recently idle one"
+        );
+        assert_eq!(old.0.load(Ordering::SeqCst), 0);
+        assert_eq!(next(&slot, second, &new_waker), Some(true));
+        // Only the worker idle for 5 epochs is asked to stop.
+        slot.sweep(5, 5, false);
+        assert_eq!(old.0.load(Ordering::SeqCst), 1);
+        assert_eq!(next(&slot, first, &old_waker), Some(false));
+        assert_eq!(slot.remove_worker(first), 1);
+        assert_eq!(next(&slot, second, &new_waker), None, "still serving");
+    }
+}

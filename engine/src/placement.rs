@@ -74,3 +74,34 @@ impl Placement for HashPlacement {
         (hasher.finish() % shards) as usize
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_placement_is_stable_in_range_and_spreads() {
+        let mut per_shard = [0u32; 4];
+        for key in 0..1000u64 {
+            let mut hasher = DefaultHasher::new();
+            key.hash(&mut hasher);
+            let id = ActorId {
+                type_name: "T",
+                key_hash: hasher.finish(),
+            };
+            let home = HashPlacement.home(&id, 4);
+            assert_eq!(home, HashPlacement.home(&id, 4));
+            per_shard[home] += 1;
+        }
+        assert!(per_shard.iter().all(|n| *n > 150), "{per_shard:?}");
+        let id = ActorId {
+            type_name: "T",
+            key_hash: 1,
+        };
+        assert_eq!(
+            HashPlacement.home(&id, 0),
+            0,
+            "zero shards is treated as one"
+        );
+    }
+}

@@ -82,6 +82,9 @@ fn one_senders_messages_are_handled_in_send_order() {
                         .await
                         .unwrap();
                 }
+                // A tell resolves once queued on its path; this call on the same path
+                // returns after all of them were handled.
+                counter.call(Seen).await.unwrap();
             })
             .unwrap();
     }
