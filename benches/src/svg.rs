@@ -48,18 +48,26 @@ fn bars(row: &Row) -> Vec<Bar> {
     out
 }
 
-fn label(row: &Row, many_loads: bool) -> String {
+/// The group's label: the metric with its direction, and a short tag for the load when a
+/// panel shows one metric under several loads ("halo" from "halo: 1000 actors…", "quark
+/// parked" from "…; quark parked", else "default").
+fn label(row: &Row, many_loads: bool) -> (String, String) {
     let arrow = if row.better == Better::Higher {
         "↑"
     } else {
         "↓"
     };
-    let workload = row.load.split(':').next().unwrap_or("");
-    if many_loads {
-        format!("{} {arrow} [{workload}]", row.metric)
+    let workload = match (row.load.split_once(':'), row.load.rsplit_once("; ")) {
+        (Some((tag, _)), _) => tag,
+        (None, Some((_, tag))) => tag,
+        (None, None) => "default",
+    };
+    let tag = if many_loads {
+        format!("[{workload}]")
     } else {
-        format!("{} {arrow}", row.metric)
-    }
+        String::new()
+    };
+    (format!("{} {arrow}", row.metric), tag)
 }
 
 /// Draws `rows` into an SVG file at `path`.
@@ -101,7 +109,7 @@ fn panel_draw<DB: DrawingBackend>(
     rows: &[&Row],
     peers: &[String],
 ) -> Result<(), String> {
-    let groups: Vec<(String, Vec<Bar>)> = {
+    let groups: Vec<((String, String), Vec<Bar>)> = {
         let metrics: Vec<&str> = rows.iter().map(|r| r.metric).collect();
         let many_loads = (1..metrics.len()).any(|i| metrics[..i].contains(&metrics[i]));
         rows.iter()
@@ -118,7 +126,7 @@ fn panel_draw<DB: DrawingBackend>(
         .zip(&norm)
         .flat_map(|((_, b), n)| b.iter().map(move |(_, v)| v / n));
     let (lo, hi) = rel.fold((1.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let (lo, hi) = (lo / 3.0, hi * 3.0);
+    let (lo, hi) = (lo / 3.0, hi * 30.0);
     let caption = format!("{scenario} (bars relative to quark, log scale)");
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 16))
@@ -170,13 +178,17 @@ fn panel_draw<DB: DrawingBackend>(
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
         chart.draw_series(texts).map_err(|e| e.to_string())?;
     }
-    let labels = groups
-        .iter()
-        .enumerate()
-        .map(|(gi, (l, _))| Text::new(l.clone(), (gi as f64 + 0.1, lo * 1.25), ("sans-serif", 12)));
-    chart.draw_series(labels).map_err(|e| e.to_string())?;
+    for (gi, ((metric, tag), _)) in groups.iter().enumerate() {
+        let x = gi as f64 + 0.1;
+        let lines = [(metric.clone(), lo * 1.7, 11), (tag.clone(), lo * 1.2, 9)];
+        let texts = lines
+            .into_iter()
+            .map(|(t, y, px)| Text::new(t, (x, y), ("sans-serif", px)));
+        chart.draw_series(texts).map_err(|e| e.to_string())?;
+    }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()

@@ -208,15 +208,15 @@ impl crate::scenario::Scenario for CallCrossShard {
             system: "quark-parked",
             result,
         };
-        let text = format!("{text}; quark shards park when idle");
+        let text = format!("{text}; quark parked");
         let more = outcome(self.name(), &text, &metrics, &parked, &peers);
         out.rows.extend(more.rows);
         out.work
             .extend(more.work.into_iter().filter(|w| w.system == "quark-parked"));
         out.notes.push(
             "quark runs twice: with its default idle policy (shards spin 10 ms before parking) \
-             and with shards that park at once (spin_before_park(None)); actix and ractor \
-             threads park when idle"
+             and, in the rows whose load ends in \"quark parked\", with shards that park at once \
+             (spin_before_park(None)); actix and ractor threads park when idle"
                 .to_owned(),
         );
         out
