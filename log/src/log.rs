@@ -63,6 +63,9 @@ pub(crate) struct Inner {
     pub recovery: RecoveryReport,
     pub lock: RefCell<Option<File>>,
     pub flusher: RefCell<Option<glommio::task::JoinHandle<()>>>,
+    /// The next segment file, zero-filled ahead of time, and the task preparing it.
+    pub spare: RefCell<Option<writer::Spare>>,
+    pub spare_task: RefCell<Option<glommio::task::JoinHandle<()>>>,
 }
 
 impl Drop for Inner {
@@ -384,6 +387,7 @@ impl Log {
         if let Some(h) = handle {
             h.await;
         }
+        writer::drop_spare(&self.inner).await;
         let active = {
             let mut st = self.inner.state.borrow_mut();
             st.closed = true;

