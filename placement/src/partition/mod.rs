@@ -298,7 +298,7 @@ fn best_prefix(state: &State<'_>) -> (usize, i64) {
     let (mut best_length, mut best_delta, mut running) = (0usize, 0i64, 0i64);
     for (index, logged) in state.log.iter().enumerate() {
         running += logged.delta;
-        if running < best_delta {
+        if logged.closes && running < best_delta {
             best_length = index + 1;
             best_delta = running;
         }
