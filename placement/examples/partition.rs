@@ -22,6 +22,15 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(42);
+    match quark_placement::probe::topology() {
+        Ok(t) => println!(
+            "this machine: {} NUMA node(s), {} core(s), {} hardware thread(s)",
+            t.numa_count(),
+            t.core_count(),
+            t.cpu_count()
+        ),
+        Err(e) => println!("this machine: topology probe failed: {e}"),
+    }
     println!("size {size:?}, seed {seed}");
     println!(
         "{:<12} {:>8} {:>9} {:>6} {:>13} {:>13} {:>7} {:>10} {:>6} {:>8} {:>8} {:>9}",

@@ -256,6 +256,19 @@ impl ShardLayout {
         &self.numa_memory_bytes
     }
 
+    /// Each shard's share of its NUMA node's memory (the node's memory split evenly among its
+    /// shards): the default `memory_bytes_limit` for the memory policy.
+    pub fn memory_bytes_per_shard(&self) -> Vec<u64> {
+        let mut shards_per_numa = vec![0u64; self.numa_memory_bytes.len()];
+        for shard in &self.shards {
+            shards_per_numa[shard.numa as usize] += 1;
+        }
+        self.shards
+            .iter()
+            .map(|s| self.numa_memory_bytes[s.numa as usize] / shards_per_numa[s.numa as usize])
+            .collect()
+    }
+
     /// Number of hosts, NUMA nodes and cores the indices of [`Shard`] range over.
     pub fn level_counts(&self) -> (usize, usize, usize) {
         (
@@ -311,6 +324,7 @@ mod tests {
         let numa: Vec<u32> = layout.shards().iter().map(|s| s.numa).collect();
         assert_eq!(numa, vec![0, 0, 0, 0, 1, 1, 1, 1]);
         assert_eq!(layout.numa_memory_bytes(), &[32 << 30, 32 << 30]);
+        assert_eq!(layout.memory_bytes_per_shard(), vec![8 << 30; 8]);
     }
 
     #[test]

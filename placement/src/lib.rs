@@ -53,6 +53,7 @@ pub mod graph;
 pub mod layout;
 pub mod memory;
 pub mod partition;
+pub mod probe;
 pub mod topology;
 pub mod tracker;
 pub mod workloads;
