@@ -93,6 +93,7 @@ mod tests {
 
     #[test]
     fn counts_live_bytes_and_frees() {
+        let _turn = crate::TEST_TURN.lock().unwrap_or_else(|p| p.into_inner());
         let meter = Meter::start();
         let kept = vec![0u8; 10_000];
         drop(vec![0u8; 50_000]);

@@ -27,3 +27,7 @@ pub mod svg;
 pub mod work;
 
 pub use error::Error;
+
+/// Unit tests that measure heap bytes or run a shard take turns (tests share one process).
+#[cfg(test)]
+pub(crate) static TEST_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -107,13 +107,21 @@ pub fn render(run: &Run) -> String {
         "Quark benchmark harness · {} · {} cores, {} GiB, kernel {} · size {:?}\n",
         run.date, m.cores, m.memory_gib, m.kernel, run.size
     );
+    let rows = run.rows();
+    let has = |peer: &str| rows.iter().any(|r| r.peers.iter().any(|(n, _)| n == peer));
+    out.push_str("Every peer figure below was measured in this run, in this process.\n");
+    if has("postgres") || has("redis") {
+        out.push_str(
+            "PostgreSQL runs with its defaults (fsync on, synchronous commit) and Redis with \
+             appendonly yes + appendfsync always: both durable like Quark (settings read back, \
+             see the notes).\n",
+        );
+    }
     out.push_str(
-        "Peers run for real in this run. PostgreSQL with its defaults (fsync on, synchronous \
-         commit) and Redis with appendonly yes + appendfsync always are durable like Quark \
-         (settings read back below).\nIn a peer's column, (×r) is Quark's ratio to that peer, \
-         oriented so that > 1 means Quark is better (↑ higher is better, ↓ lower is better).\n\n",
+        "In a peer's column, (×r) is Quark's ratio to that peer, oriented so that > 1 means \
+         Quark is better (↑ higher is better, ↓ lower is better).\n\n",
     );
-    out.push_str(&table(&run.rows()));
+    out.push_str(&table(&rows));
     out.push_str("\nNotes:\n");
     for (name, o) in &run.outcomes {
         for note in &o.notes {

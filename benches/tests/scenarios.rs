@@ -8,6 +8,7 @@ use quark_benches::report::Figure;
 use quark_benches::runner;
 use quark_benches::scenario::Endpoints;
 use quark_benches::size::Size;
+use std::sync::Mutex;
 
 /// Scenarios whose Quark side is wired to a crate that exists in the tree.
 const QUARK_WIRED: &[&str] = &[
@@ -17,10 +18,19 @@ const QUARK_WIRED: &[&str] = &[
     "actor.call_one_shard",
     "actor.call_cross_shard",
     "actor.activate",
+    "placement.locality",
+    "placement.memory",
 ];
+
+/// `cargo test` runs tests on parallel threads of one process, and `actor.activate` counts
+/// live heap bytes with a process-wide allocator counter: scenarios take turns.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Runs `name` at tiny size and checks its outcome; returns the ops per system.
 fn check(name: &str) -> Vec<(String, u64)> {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let scenarios = runner::select(&[name.to_owned()]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(scenarios.len(), 1, "{name} selects exactly one scenario");
     let run = runner::run(&scenarios, Size::Tiny, &Endpoints::from_env());
@@ -141,4 +151,16 @@ fn every_registered_scenario_has_a_test_here() {
         let call = format!("check(\"{}\")", s.name());
         assert!(source.contains(&call), "no tiny-size test calls {call}");
     }
+}
+
+#[test]
+fn placement_locality() {
+    let work = check("placement.locality");
+    assert!(ops(&work, "quark") > 0, "{work:?}");
+}
+
+#[test]
+fn placement_memory() {
+    let work = check("placement.memory");
+    assert!(ops(&work, "quark") > 0, "{work:?}");
 }

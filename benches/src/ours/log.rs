@@ -260,6 +260,7 @@ mod tests {
 
     #[test]
     fn the_durability_check_passes_with_fsync_and_fails_without() {
+        let _turn = crate::TEST_TURN.lock().unwrap_or_else(|p| p.into_inner());
         let durable = run(Durability::Fsync);
         assert!(durable.total > 0);
         assert!(durable.durable, "{}", durable.durability);

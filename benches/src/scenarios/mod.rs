@@ -10,6 +10,8 @@ use crate::work::WorkHash;
 pub mod actor;
 pub mod log_append;
 pub mod log_replay;
+pub mod placement_locality;
+pub mod placement_memory;
 
 /// Every scenario that exists, in report order.
 pub fn registry() -> Vec<Box<dyn Scenario>> {
@@ -20,6 +22,8 @@ pub fn registry() -> Vec<Box<dyn Scenario>> {
         Box::new(actor::CallOneShard),
         Box::new(actor::CallCrossShard),
         Box::new(actor::Activate),
+        Box::new(placement_locality::PlacementLocality),
+        Box::new(placement_memory::PlacementMemory),
     ]
 }
 

@@ -58,7 +58,8 @@ impl Scenario for PlacementLocality {
             ("random", LocalityWorkload::Random, Some(0.0)),
         ];
         for (label, workload, target) in cases {
-            ctx.progress.say("quark", &format!("{label}: planning rounds"));
+            ctx.progress
+                .say("quark", &format!("{label}: planning rounds"));
             let r = workloads::run_locality(workload, size(ctx.size), SEED);
             let load = format!(
                 "{label}: {} actors, {} edges, {} shards, 10 % balance",
@@ -77,13 +78,22 @@ impl Scenario for PlacementLocality {
                 r.cut_reduction_pct,
             ));
             let rounds = f64::from(r.converge_rounds);
-            out.rows.push(figure_row(&spec("converge_rounds", Some(5.0), Better::Lower), rounds));
-            out.rows.push(figure_row(&spec("plan_ms", None, Better::Lower), r.plan_ms));
+            out.rows.push(figure_row(
+                &spec("converge_rounds", Some(5.0), Better::Lower),
+                rounds,
+            ));
+            out.rows
+                .push(figure_row(&spec("plan_ms", None, Better::Lower), r.plan_ms));
             out.notes.push(format!(
                 "{label}: cut {:.0} → {:.0} (cost-weighted), {} moves, final imbalance {:.1} %",
                 r.cut_before, r.cut_after, r.moves, r.imbalance_pct
             ));
-            for v in [r.actors as u64, r.edges as u64, r.moves as u64, r.cut_after.to_bits()] {
+            for v in [
+                r.actors as u64,
+                r.edges as u64,
+                r.moves as u64,
+                r.cut_after.to_bits(),
+            ] {
                 hash.add(v);
             }
             ops += r.moves as u64 + 1;
@@ -99,7 +109,10 @@ impl Scenario for PlacementLocality {
             durable: false,
             load: &load,
         };
-        out.rows.push(figure_row(&spec("plan_ms", Some(1000.0), Better::Lower), r.plan_ms));
+        out.rows.push(figure_row(
+            &spec("plan_ms", Some(1000.0), Better::Lower),
+            r.plan_ms,
+        ));
         out.rows.push(figure_row(
             &spec("cut_reduction_pct", None, Better::Higher),
             r.cut_reduction_pct,
@@ -114,7 +127,11 @@ impl Scenario for PlacementLocality {
             hash.add(v);
         }
         ops += r.moves as u64 + 1;
-        out.work.push(Work { system: "quark".to_owned(), ops, hash });
+        out.work.push(Work {
+            system: "quark".to_owned(),
+            ops,
+            hash,
+        });
         out
     }
 }

@@ -43,18 +43,30 @@ impl Scenario for PlacementMemory {
         };
         let mut out = Outcome {
             rows: vec![
-                row("imbalance_after_pct", Some(10.0), Better::Lower, r.imbalance_after_pct),
+                row(
+                    "imbalance_after_pct",
+                    Some(10.0),
+                    Better::Lower,
+                    r.imbalance_after_pct,
+                ),
                 row("moves", None, Better::Lower, r.moves as f64),
             ],
             ..Outcome::default()
         };
-        out.notes.push(format!("{} rounds moved something", r.rounds));
+        out.notes.push(format!(
+            "rounds that moved something: {}; lower bound on the moves needed: {}",
+            r.rounds, r.moves_lower_bound
+        ));
         let mut hash = WorkHash::default();
         for v in [r.actors as u64, r.moves as u64, u64::from(r.rounds)] {
             hash.add(v);
         }
         hash.add(r.imbalance_after_pct.to_bits());
-        out.work.push(Work { system: "quark".to_owned(), ops: r.moves as u64 + 1, hash });
+        out.work.push(Work {
+            system: "quark".to_owned(),
+            ops: r.moves as u64 + 1,
+            hash,
+        });
         out
     }
 }
