@@ -11,11 +11,11 @@
 //! messages have been handled or failed and the key's slot leaves the table; panics in
 //! hooks and handlers are caught here and never reach the executor.
 
+use std::any::type_name;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 
 use futures_lite::FutureExt;
-use tracing::Instrument;
 
 use crate::actor::Actor;
 use crate::context::Context;
@@ -45,55 +45,38 @@ pub(crate) fn spawn<A: Actor>(core: &Rc<ShardCore>, table: u32, slot: Rc<Slot<A>
     };
     let worker = slot.add_worker();
     core.live_add();
-    let span = tracing::debug_span!(
-        "activation",
-        shard = core.id,
-        actor = std::any::type_name::<A>(),
-        key = ?key
-    );
-    let core = core.clone();
-    glommio::spawn_local(run(core, table, slot, key, worker).instrument(span)).detach();
+    let ctx = Context::new(key, Shard::new(core.clone()), slot, table.index);
+    // No span is attached to the task: it would cost every idle activation its size; the
+    // life-cycle events and per-turn spans carry shard, type and key instead.
+    glommio::spawn_local(run(ctx, table, worker)).detach();
 }
 
-async fn run<A: Actor>(
-    core: Rc<ShardCore>,
-    table: Rc<Table<A>>,
-    slot: Rc<Slot<A>>,
-    key: A::Key,
-    worker: u32,
-) {
-    let mut ctx = Context::new(key, Shard::new(core.clone()), slot.clone(), table.index);
-    let mut failure = None;
-    loop {
-        let mut actor = match activate(&core, &mut ctx).await {
+async fn run<A: Actor>(mut ctx: Context<A>, table: Rc<Table<A>>, worker: u32) {
+    // Computed after the loop, so it takes no room in the idle task.
+    let failure = loop {
+        let mut actor = match activate(&mut ctx).await {
             Ok(actor) => actor,
-            Err(reason) => {
-                failure = Some(reason);
-                break;
-            }
+            Err(reason) => break Some(reason),
         };
-        let end = turns(&core, &table, &slot, worker, &mut actor, &mut ctx).await;
-        deactivate(&core, actor, &mut ctx, end).await;
-        if core.is_closing() || slot.is_empty() {
-            break;
+        let end = turns(&table, worker, &mut actor, &mut ctx).await;
+        deactivate(actor, &mut ctx, end).await;
+        if ctx.core().is_closing() || ctx.slot().is_empty() {
+            break None;
         }
         // Messages came in while we were deactivating: serve them with a fresh activation.
-        ctx = Context::new(
-            ctx.key().clone(),
-            Shard::new(core.clone()),
-            slot.clone(),
-            table.index,
-        );
-    }
-    exit(&core, &table, &slot, ctx.key(), worker, failure);
+        ctx.reset();
+    };
+    exit(&table, &ctx, worker, failure);
 }
 
-async fn activate<A: Actor>(core: &Rc<ShardCore>, ctx: &mut Context<A>) -> Result<A, String> {
+async fn activate<A: Actor>(ctx: &mut Context<A>) -> Result<A, String> {
+    let core = ctx.core().clone();
     let outcome = AssertUnwindSafe(Box::pin(A::on_activate(ctx)))
         .catch_unwind()
         .await;
     let reason = match outcome {
         Ok(Ok(actor)) => {
+            tracing::debug!(shard = core.id, actor = type_name::<A>(), key = ?ctx.key(), "activated");
             bump(&core.counters.activations);
             bump(&core.counters.active);
             return Ok(actor);
@@ -101,22 +84,21 @@ async fn activate<A: Actor>(core: &Rc<ShardCore>, ctx: &mut Context<A>) -> Resul
         Ok(Err(error)) => error.to_string(),
         Err(payload) => panic_reason(payload.as_ref()),
     };
-    tracing::warn!(%reason, "on_activate failed");
+    tracing::warn!(actor = type_name::<A>(), key = ?ctx.key(), %reason, "on_activate failed");
     bump(&core.counters.failures);
     ctx.cancel_timers();
     Err(reason)
 }
 
 async fn turns<A: Actor>(
-    core: &Rc<ShardCore>,
     table: &Table<A>,
-    slot: &Slot<A>,
     worker: u32,
     actor: &mut A,
     ctx: &mut Context<A>,
 ) -> End {
     let mut budget = TURN_BUDGET;
     loop {
+        let slot = ctx.slot();
         let next =
             futures_lite::future::poll_fn(|cx| slot.poll_next(worker, table.epoch(), cx.waker()))
                 .await;
@@ -125,8 +107,9 @@ async fn turns<A: Actor>(
             Next::Stop => return End::Idle,
         };
         let turn = env.handle(actor, ctx).await;
-        bump(&core.counters.messages);
-        drop_one(&core.counters.inflight);
+        let counters = &ctx.core().counters;
+        bump(&counters.messages);
+        drop_one(&counters.inflight);
         match turn {
             Turn::Done => {}
             Turn::Failed => return End::Failed,
@@ -143,7 +126,9 @@ async fn turns<A: Actor>(
     }
 }
 
-async fn deactivate<A: Actor>(core: &Rc<ShardCore>, mut actor: A, ctx: &mut Context<A>, end: End) {
+async fn deactivate<A: Actor>(mut actor: A, ctx: &mut Context<A>, end: End) {
+    let core = ctx.core().clone();
+    tracing::debug!(shard = core.id, actor = type_name::<A>(), key = ?ctx.key(), ?end, "deactivating");
     ctx.cancel_timers();
     // Counted when deactivation begins, so whoever sees `on_deactivate` sees the counters.
     bump(&core.counters.deactivations);
@@ -168,19 +153,13 @@ async fn deactivate<A: Actor>(core: &Rc<ShardCore>, mut actor: A, ctx: &mut Cont
 }
 
 /// Unregisters the activation; the last one out fails what is left and frees the key.
-fn exit<A: Actor>(
-    core: &Rc<ShardCore>,
-    table: &Table<A>,
-    slot: &Rc<Slot<A>>,
-    key: &A::Key,
-    worker: u32,
-    failure: Option<String>,
-) {
+fn exit<A: Actor>(table: &Table<A>, ctx: &Context<A>, worker: u32, failure: Option<String>) {
+    let (core, slot, key) = (ctx.core(), ctx.slot(), ctx.key());
     let left = slot.remove_worker(worker);
     if left == 0 {
         let error = match failure {
             Some(reason) => Error::Activation {
-                actor: std::any::type_name::<A>(),
+                actor: type_name::<A>(),
                 reason,
             },
             None => Error::ShutDown,

@@ -91,6 +91,20 @@ impl<A: Actor> Context<A> {
         self.deactivate = true;
     }
 
+    pub(crate) fn core(&self) -> &Rc<crate::shard::ShardCore> {
+        self.shard.core()
+    }
+
+    pub(crate) fn slot(&self) -> &Rc<Slot<A>> {
+        &self.slot
+    }
+
+    /// Fresh per-activation state for the next activation of the same key.
+    pub(crate) fn reset(&mut self) {
+        self.timers.clear();
+        self.deactivate = false;
+    }
+
     pub(crate) fn deactivate_requested(&self) -> bool {
         self.deactivate
     }

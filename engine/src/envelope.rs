@@ -101,7 +101,12 @@ where
         ctx: &'a mut Context<A>,
     ) -> LocalFuture<'a, Turn> {
         let Routed { msg, reply, .. } = *self;
-        let span = tracing::trace_span!("turn", message = std::any::type_name::<M>());
+        let span = tracing::trace_span!(
+            "turn",
+            actor = std::any::type_name::<A>(),
+            key = ?ctx.key(),
+            message = std::any::type_name::<M>()
+        );
         let turn = async move {
             let outcome = AssertUnwindSafe(actor.handle(msg, ctx))
                 .catch_unwind()

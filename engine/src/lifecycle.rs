@@ -222,11 +222,11 @@ fn send_control(shared: &Shared, shard: usize, task: Task) -> Result<(), Error> 
                 let Some(task) = task.take() else {
                     return std::task::Poll::Ready(Ok(()));
                 };
+                let counter = &shared.counters[shard].ingress_sent;
+                counter.fetch_add(1, Ordering::AcqRel);
                 let sent = tx.start_send(task).map_err(|_| Error::ShutDown);
-                if sent.is_ok() {
-                    shared.counters[shard]
-                        .ingress_sent
-                        .fetch_add(1, Ordering::AcqRel);
+                if sent.is_err() {
+                    counter.fetch_sub(1, Ordering::AcqRel);
                 }
                 std::task::Poll::Ready(sent)
             }

@@ -63,7 +63,8 @@ impl<A: Actor> Slot<A> {
     /// A mailbox for a stateful actor (`pool_max == None`) or a worker pool.
     pub(crate) fn new(capacity: u32, pool_max: Option<u16>, epoch: u32) -> Self {
         Slot {
-            queue: RefCell::new(VecDeque::new()),
+            // Most keys hold one message at a time: start with room for one, not four.
+            queue: RefCell::new(VecDeque::with_capacity(1)),
             capacity: capacity.max(1),
             last_epoch: Cell::new(epoch),
             stop: Cell::new(false),

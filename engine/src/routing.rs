@@ -204,12 +204,13 @@ pub(crate) fn poll_remote<T: ShardTask + ?Sized>(
             let Some(task) = task.take() else {
                 return Poll::Ready(Ok(()));
             };
+            // Counted before the hand-over, so shutdown never sees a queued task as done.
+            let sent = &shared.counters[target].ingress_sent;
+            sent.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             if tx.start_send(task.boxed()).is_err() {
+                sent.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
                 return Poll::Ready(Err(Error::ShutDown));
             }
-            shared.counters[target]
-                .ingress_sent
-                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             Poll::Ready(Ok(()))
         }
     }
