@@ -13,6 +13,13 @@ use crate::mailbox::Slot;
 use crate::shard::Shard;
 use crate::timers::{self, TimerId};
 
+/// The timers of one activation; dropping a task cancels it.
+#[derive(Default)]
+struct Timers {
+    live: Vec<(TimerId, glommio::Task<()>)>,
+    next: u64,
+}
+
 /// What a handler can reach besides its own state.
 ///
 /// ```
@@ -46,8 +53,9 @@ pub struct Context<A: Actor> {
     shard: Shard,
     slot: Rc<Slot<A>>,
     table: u32,
-    timers: Vec<(TimerId, glommio::Task<()>)>,
-    next_timer: u64,
+    /// Boxed on first use: most activations never start a timer, and an idle activation
+    /// should not pay for an empty list.
+    timers: Option<Box<Timers>>,
     deactivate: bool,
 }
 
@@ -58,8 +66,7 @@ impl<A: Actor> Context<A> {
             shard,
             slot,
             table,
-            timers: Vec::new(),
-            next_timer: 0,
+            timers: None,
             deactivate: false,
         }
     }
@@ -101,7 +108,7 @@ impl<A: Actor> Context<A> {
 
     /// Fresh per-activation state for the next activation of the same key.
     pub(crate) fn reset(&mut self) {
-        self.timers.clear();
+        self.timers = None;
         self.deactivate = false;
     }
 
@@ -116,10 +123,8 @@ impl<A: Actor> Context<A> {
         A: Handler<M>,
         M: Message,
     {
-        let id = self.timer_id();
         let task = timers::spawn_once::<A, M>(self.timer_target(), delay, msg);
-        self.timers.push((id, task));
-        id
+        self.add_timer(task)
     }
 
     /// Sends a clone of `msg` to this activation every `period`, until cancelled or the
@@ -129,32 +134,38 @@ impl<A: Actor> Context<A> {
         A: Handler<M>,
         M: Message + Clone,
     {
-        let id = self.timer_id();
         let task = timers::spawn_every::<A, M>(self.timer_target(), period, msg);
-        self.timers.push((id, task));
-        id
+        self.add_timer(task)
     }
 
     /// Cancels a timer; false when it was unknown (already fired once-timers are dropped
     /// only at deactivation, so they still count as known).
     pub fn cancel_timer(&mut self, id: TimerId) -> bool {
-        let before = self.timers.len();
-        self.timers.retain(|(timer, _)| *timer != id);
-        before != self.timers.len()
+        let Some(timers) = self.timers.as_mut() else {
+            return false;
+        };
+        let before = timers.live.len();
+        timers.live.retain(|(timer, _)| *timer != id);
+        before != timers.live.len()
     }
 
     /// Timers started and not cancelled.
     pub fn timer_count(&self) -> usize {
-        self.timers.len()
+        self.timers.as_ref().map_or(0, |timers| timers.live.len())
     }
 
     pub(crate) fn cancel_timers(&mut self) {
-        self.timers.clear();
+        if let Some(timers) = self.timers.as_mut() {
+            timers.live.clear();
+        }
     }
 
-    fn timer_id(&mut self) -> TimerId {
-        self.next_timer += 1;
-        TimerId(self.next_timer)
+    fn add_timer(&mut self, task: glommio::Task<()>) -> TimerId {
+        let timers = self.timers.get_or_insert_with(Box::default);
+        timers.next += 1;
+        let id = TimerId(timers.next);
+        timers.live.push((id, task));
+        id
     }
 
     fn timer_target(&self) -> timers::Target<A> {

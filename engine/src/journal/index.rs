@@ -1,0 +1,230 @@
+//! The in-memory index of one shard's journal: stream → the log records holding its events,
+//! its latest snapshot and its tombstone; projection name → its latest checkpoint.
+//!
+//! It is never stored: [`Index::rebuild`] derives it at open from one scan of the log, which
+//! is the only source of truth. Reading a stream is then a hash lookup, a binary search over
+//! the stream's records and one log read per record: O(events read), not O(log).
+//!
+//! Invariants:
+//! - A stream's `chunks` are sorted by version and cover versions `1..=durable` without gap
+//!   (records that became durable out of order wait above `durable` until the gap fills).
+//! - `durable <= next`: `next` counts versions reserved by appends still being made durable,
+//!   and is what expected-version checks compare against; readers never see past `durable`.
+//! - Only durable records are ever indexed (the rebuild reads durable records; live appends
+//!   are indexed after their append resolved).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use quark_log::{Log, Record};
+
+use super::codec::{self, KIND_CHECKPOINT, KIND_SNAPSHOT, KIND_TOMBSTONE};
+use super::event::{Position, for_each_in_record};
+
+/// One record's share of a stream: `count` events from version `first`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Chunk {
+    pub first: u64,
+    pub position: u64,
+    pub count: u32,
+}
+
+/// A stored snapshot or checkpoint: the record holding it and what it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stored {
+    /// The log record holding it.
+    pub record: u64,
+    /// Snapshot: its version. Checkpoint: the log position to read next.
+    pub number: u64,
+    /// Snapshot: its schema fingerprint. Checkpoint: the event index to read next.
+    pub small: u32,
+}
+
+impl Stored {
+    /// A checkpoint's next position.
+    pub(crate) fn next(&self) -> Position {
+        Position {
+            log: self.number,
+            event: self.small,
+        }
+    }
+}
+
+/// What the index knows about one stream.
+#[derive(Debug, Default)]
+pub(crate) struct Stream {
+    pub chunks: Vec<Chunk>,
+    pub durable: u64,
+    pub next: u64,
+    pub snapshot: Option<Stored>,
+    /// A tombstone append is in flight: appends are refused.
+    pub deleting: bool,
+    /// The durable tombstone's version: reads and appends are refused.
+    pub deleted: Option<u64>,
+}
+
+impl Stream {
+    /// Adds a durable chunk, keeping `chunks` sorted and `durable` at the gap-free prefix.
+    pub(crate) fn insert(&mut self, chunk: Chunk) {
+        let at = self.chunks.partition_point(|c| c.first < chunk.first);
+        debug_assert!(self.chunks.get(at).is_none_or(|c| c.first != chunk.first));
+        self.chunks.insert(at, chunk);
+        while let Some(c) = self.chunk_holding(self.durable + 1) {
+            self.durable = c.first + u64::from(c.count) - 1;
+        }
+        self.next = self.next.max(chunk.first + u64::from(chunk.count) - 1);
+    }
+
+    /// The chunk holding `version`, if indexed.
+    pub(crate) fn chunk_holding(&self, version: u64) -> Option<Chunk> {
+        let i = self.chunks.partition_point(|c| c.first <= version);
+        let c = *self.chunks.get(i.checked_sub(1)?)?;
+        (version < c.first + u64::from(c.count)).then_some(c)
+    }
+
+    /// Index in `chunks` of the chunk holding `version` (`version` within `1..=durable`).
+    pub(crate) fn chunk_index(&self, version: u64) -> Option<usize> {
+        let i = self.chunks.partition_point(|c| c.first <= version).checked_sub(1)?;
+        let c = self.chunks.get(i)?;
+        (version < c.first + u64::from(c.count)).then_some(i)
+    }
+}
+
+/// The index of one shard's journal.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    pub streams: HashMap<Rc<str>, Stream>,
+    pub checkpoints: HashMap<Rc<str>, Stored>,
+    /// Events indexed (durable).
+    pub events: u64,
+}
+
+/// What rebuilding found, for the log line at open.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rebuilt {
+    pub records: u64,
+    pub events: u64,
+    /// Superseded snapshot and checkpoint records, to retire.
+    pub superseded: u64,
+}
+
+impl Index {
+    /// The stream's entry, created empty if unknown.
+    pub(crate) fn stream_mut(&mut self, name: &str) -> &mut Stream {
+        // Allocates the key only for a new stream.
+        let key = match self.streams.get_key_value(name) {
+            Some((key, _)) => key.clone(),
+            None => Rc::from(name),
+        };
+        self.streams.entry(key).or_default()
+    }
+
+    /// Indexes one durable record. Returns positions of records it supersedes (old
+    /// snapshots and checkpoints), which the caller may retire.
+    pub(crate) fn apply(&mut self, record: &Record, superseded: &mut Vec<u64>) {
+        let mut batch: Option<(Rc<str>, Chunk)> = None;
+        let mut events = 0u64;
+        for_each_in_record(record, |v| {
+            events += 1;
+            match &mut batch {
+                Some((name, chunk)) if &**name == v.stream => chunk.count += 1,
+                _ => {
+                    if let Some((name, chunk)) = batch.take() {
+                        self.stream_mut(&name).insert(chunk);
+                    }
+                    let chunk = Chunk {
+                        first: v.version,
+                        position: record.position(),
+                        count: 1,
+                    };
+                    batch = Some((Rc::from(v.stream), chunk));
+                }
+            }
+            true
+        });
+        if let Some((name, chunk)) = batch {
+            self.stream_mut(&name).insert(chunk);
+        }
+        self.events += events;
+        for entry in record.entries() {
+            let Some(named) = (match entry.kind {
+                KIND_SNAPSHOT | KIND_TOMBSTONE | KIND_CHECKPOINT => {
+                    codec::decode_named(entry.payload)
+                }
+                _ => None,
+            }) else {
+                continue;
+            };
+            let stored = Stored {
+                record: record.position(),
+                number: named.number,
+                small: named.small,
+            };
+            match entry.kind {
+                KIND_SNAPSHOT => {
+                    let s = self.stream_mut(named.name);
+                    let newer = s.snapshot.is_none_or(|old| old.number <= named.number);
+                    if newer {
+                        superseded.extend(s.snapshot.replace(stored).map(|o| o.record));
+                    } else {
+                        superseded.push(record.position());
+                    }
+                }
+                KIND_TOMBSTONE => {
+                    let s = self.stream_mut(named.name);
+                    s.deleted = Some(named.number);
+                    s.deleting = false;
+                }
+                _ => {
+                    let key: Rc<str> = Rc::from(named.name);
+                    superseded.extend(self.checkpoints.insert(key, stored).map(|o| o.record));
+                }
+            }
+        }
+    }
+
+    /// Builds the index from every durable record of `log`.
+    pub(crate) fn rebuild(log: &Log) -> Result<(Index, Rebuilt, Vec<u64>), quark_log::ReadError> {
+        let mut index = Index::default();
+        let mut superseded = Vec::new();
+        let mut records = 0u64;
+        let snapshot = log.snapshot();
+        for record in snapshot.iter() {
+            index.apply(&record?, &mut superseded);
+            records += 1;
+        }
+        let rebuilt = Rebuilt {
+            records,
+            events: index.events,
+            superseded: superseded.len() as u64,
+        };
+        Ok((index, rebuilt, superseded))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_order_chunks_wait_for_the_gap() {
+        let mut s = Stream::default();
+        s.insert(Chunk {
+            first: 3,
+            position: 200,
+            count: 2,
+        });
+        assert_eq!(s.durable, 0, "versions 1..=2 are not durable yet");
+        assert_eq!(s.next, 4);
+        s.insert(Chunk {
+            first: 1,
+            position: 100,
+            count: 2,
+        });
+        assert_eq!(s.durable, 4);
+        assert_eq!(s.chunk_holding(2).map(|c| c.position), Some(100));
+        assert_eq!(s.chunk_holding(4).map(|c| c.position), Some(200));
+        assert_eq!(s.chunk_holding(5), None);
+        assert_eq!(s.chunk_index(3), Some(1));
+    }
+}

@@ -1,0 +1,387 @@
+//! [`Journal`]: one shard's event store on its log: appends with expected-version checks,
+//! tombstones, snapshots and projection checkpoints. Reads are in `read.rs`.
+//!
+//! Invariants:
+//! - An append is one log record (an EVENTS header and one EVENT entry per event), so its
+//!   events become durable, and survive a crash, all together or not at all.
+//! - The expected-version check and the version reservation happen in the same synchronous
+//!   step as the log enqueue (no await in between), so two appends to one stream can never
+//!   both pass a check against the same version, and log order equals version order.
+//! - Anything refused (conflict, deleted stream, bad name, too large) is refused before the
+//!   log sees it: nothing is written.
+//! - The index learns a record only after the log acknowledged it durable.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use quark_log::{Log, RecordBuilder};
+use rkyv::util::AlignedVec;
+
+use super::codec::{self, KIND_CHECKPOINT, KIND_EVENT, KIND_EVENTS, KIND_SNAPSHOT};
+use super::codec::KIND_TOMBSTONE;
+use super::error::{Error, ExpectedVersion, check_name, check_type};
+use super::event::Position;
+use super::index::{Chunk, Index, Stored};
+
+/// An event to append: its type name and its bytes (an rkyv archive for typed events).
+///
+/// ```
+/// let e = quark::journal::NewEvent { event_type: "Deposited", data: b"100" };
+/// assert_eq!(e.event_type, "Deposited");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    /// The event's type name (projections can filter on it).
+    pub event_type: &'a str,
+    /// The event's bytes.
+    pub data: &'a [u8],
+}
+
+/// What a successful append wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The log position of the record holding the events.
+    pub position: u64,
+    /// Version of the first event appended.
+    pub first_version: u64,
+    /// Version of the last event appended: the stream's version now.
+    pub last_version: u64,
+}
+
+/// A snapshot read back: the version it folds up to, its schema fingerprint, its bytes.
+#[derive(Debug, Clone)]
+pub struct StoredSnapshot {
+    /// The stream version the state includes.
+    pub version: u64,
+    /// The schema fingerprint written with it.
+    pub schema: u32,
+    /// The state's bytes (16-byte aligned).
+    pub data: AlignedVec<16>,
+}
+
+/// A projection checkpoint read back: where to resume and the state stored with it.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// The next event to deliver.
+    pub next: Position,
+    /// The projection's state bytes stored with the checkpoint (empty if none).
+    pub state: AlignedVec<16>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) log: Log,
+    pub(crate) shard: usize,
+    pub(crate) index: RefCell<Index>,
+}
+
+/// One shard's journal. Cheap to clone; lives on its shard (not `Send`). Reach it in a
+/// handler with `ctx.shard().journal()`, or from outside through
+/// [`EngineHandle::journal`](crate::EngineHandle::journal).
+///
+/// ```no_run
+/// # async fn demo(journal: quark::journal::Journal) -> Result<(), quark::journal::Error> {
+/// use quark::journal::{Direction, ExpectedVersion, NewEvent};
+/// let e = NewEvent { event_type: "Opened", data: b"{}" };
+/// let done = journal.append("account-7", ExpectedVersion::NoStream, &[e]).await?;
+/// assert_eq!(done.last_version, 1);
+/// let events = journal.read_stream("account-7", 1, Direction::Forward, 100)?;
+/// assert_eq!(events[0].event_type(), "Opened");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Journal {
+    pub(crate) inner: Rc<Inner>,
+}
+
+impl Journal {
+    /// Opens the journal of an open log: rebuilds the index with one scan of the log and
+    /// retires superseded snapshots and checkpoints (retirement is not persisted by the log).
+    pub fn open(log: Log, shard: usize) -> Result<Journal, Error> {
+        let (index, rebuilt, superseded) = Index::rebuild(&log)?;
+        for position in superseded {
+            if let Err(error) = log.retire(position) {
+                tracing::warn!(%error, position, "retiring a superseded journal record");
+            }
+        }
+        tracing::debug!(
+            shard,
+            records = rebuilt.records,
+            events = rebuilt.events,
+            streams = index.streams.len(),
+            "journal index rebuilt"
+        );
+        let inner = Inner {
+            log,
+            shard,
+            index: RefCell::new(index),
+        };
+        Ok(Journal {
+            inner: Rc::new(inner),
+        })
+    }
+
+    /// The shard's log.
+    pub fn log(&self) -> &Log {
+        &self.inner.log
+    }
+
+    /// The shard this journal belongs to.
+    pub fn shard(&self) -> usize {
+        self.inner.shard
+    }
+
+    /// Durable events indexed on this shard.
+    pub fn event_count(&self) -> u64 {
+        self.inner.index.borrow().events
+    }
+
+    /// Appends `events` to `stream` as one atomic record if its version admits `expected`;
+    /// resolves once they are durable. A conflict or a deleted stream writes nothing.
+    pub async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent<'_>],
+    ) -> Result<Appended, Error> {
+        check_name(stream)?;
+        if events.is_empty() {
+            return Err(Error::Empty);
+        }
+        for e in events {
+            check_type(e.event_type)?;
+        }
+        let count = u32::try_from(events.len()).map_err(|_| Error::Append("too many".into()))?;
+        let first = self.reserve(stream, expected, count)?;
+        let record = build_events(stream, first, events);
+        if let Err(e) = self.fits(&record) {
+            self.unreserve(stream, first, count);
+            return Err(e);
+        }
+        match self.inner.log.append(&record).await {
+            Ok(position) => {
+                let chunk = Chunk {
+                    first,
+                    position,
+                    count,
+                };
+                let mut index = self.inner.index.borrow_mut();
+                index.stream_mut(stream).insert(chunk);
+                index.events += u64::from(count);
+                Ok(Appended {
+                    position,
+                    first_version: first,
+                    last_version: first + u64::from(count) - 1,
+                })
+            }
+            Err(error) => {
+                self.unreserve(stream, first, count);
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Checks `expected` and the tombstone, then reserves `count` versions.
+    fn reserve(&self, stream: &str, expected: ExpectedVersion, count: u32) -> Result<u64, Error> {
+        let mut index = self.inner.index.borrow_mut();
+        let s = index.stream_mut(stream);
+        if let Some(version) = s.deleted {
+            return Err(deleted(stream, version));
+        }
+        if s.deleting {
+            return Err(deleted(stream, s.next));
+        }
+        if !expected.admits(s.next) {
+            return Err(Error::Conflict {
+                stream: stream.to_owned(),
+                expected,
+                actual: s.next,
+            });
+        }
+        let first = s.next + 1;
+        s.next += u64::from(count);
+        Ok(first)
+    }
+
+    /// Gives back versions reserved by an append that failed, if none was reserved since.
+    fn unreserve(&self, stream: &str, first: u64, count: u32) {
+        let mut index = self.inner.index.borrow_mut();
+        let s = index.stream_mut(stream);
+        if s.next == first + u64::from(count) - 1 {
+            s.next = first - 1;
+        }
+    }
+
+    fn fits(&self, record: &RecordBuilder) -> Result<(), Error> {
+        let max = self.inner.log.config().record_bytes_max;
+        if record.size() > max {
+            return Err(Error::Append(format!(
+                "record of {} bytes exceeds record_bytes_max {max}",
+                record.size()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Deletes `stream` for good if its version admits `expected`: writes a tombstone and
+    /// returns the version it was deleted at.
+    ///
+    /// The rule afterwards: reading the stream fails with [`Error::StreamDeleted`], appending
+    /// to it fails the same way, and the name is never reused. Its events stay in the log
+    /// (history is kept): the global stream and projections still see them, followed by no
+    /// further event of that stream; [`Journal::stream_info`] reports it as deleted.
+    pub async fn delete_stream(&self, stream: &str, expected: ExpectedVersion) -> Result<u64, Error> {
+        check_name(stream)?;
+        let version = {
+            let mut index = self.inner.index.borrow_mut();
+            let s = index.stream_mut(stream);
+            if let Some(version) = s.deleted {
+                return Err(deleted(stream, version));
+            }
+            if s.deleting {
+                return Err(deleted(stream, s.next));
+            }
+            if !expected.admits(s.next) {
+                return Err(Error::Conflict {
+                    stream: stream.to_owned(),
+                    expected,
+                    actual: s.next,
+                });
+            }
+            s.deleting = true;
+            s.next
+        };
+        let mut payload = Vec::new();
+        codec::encode_named(&mut payload, version, 0, stream, &[]);
+        let result = self.inner.log.append_bytes(KIND_TOMBSTONE, &payload).await;
+        let mut index = self.inner.index.borrow_mut();
+        let s = index.stream_mut(stream);
+        s.deleting = false;
+        result?;
+        s.deleted = Some(version);
+        Ok(version)
+    }
+
+    /// Stores a snapshot of `stream`'s state at `version` (durable when this resolves) and
+    /// retires the snapshot it supersedes.
+    pub async fn save_snapshot(
+        &self,
+        stream: &str,
+        version: u64,
+        schema: u32,
+        state: &[u8],
+    ) -> Result<(), Error> {
+        check_name(stream)?;
+        let mut payload = Vec::new();
+        codec::encode_named(&mut payload, version, schema, stream, state);
+        let record = self.inner.log.append_bytes(KIND_SNAPSHOT, &payload).await?;
+        let stored = Stored {
+            record,
+            number: version,
+            small: schema,
+        };
+        let old = {
+            let mut index = self.inner.index.borrow_mut();
+            let s = index.stream_mut(stream);
+            match s.snapshot {
+                Some(old) if old.number > version => Some(record),
+                _ => s.snapshot.replace(stored).map(|o| o.record),
+            }
+        };
+        self.retire(old);
+        Ok(())
+    }
+
+    /// The latest snapshot of `stream`, if any.
+    pub fn snapshot(&self, stream: &str) -> Result<Option<StoredSnapshot>, Error> {
+        let stored = {
+            let index = self.inner.index.borrow();
+            index.streams.get(stream).and_then(|s| s.snapshot)
+        };
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let data = self.named_data(stored.record, KIND_SNAPSHOT)?;
+        Ok(Some(StoredSnapshot {
+            version: stored.number,
+            schema: stored.small,
+            data,
+        }))
+    }
+
+    /// Stores projection `name`'s checkpoint (the next event to deliver) with `state`, and
+    /// retires the checkpoint it supersedes. Durable when this resolves.
+    pub async fn save_checkpoint(
+        &self,
+        name: &str,
+        next: Position,
+        state: &[u8],
+    ) -> Result<(), Error> {
+        check_name(name)?;
+        let mut payload = Vec::new();
+        codec::encode_named(&mut payload, next.log, next.event, name, state);
+        let record = self.inner.log.append_bytes(KIND_CHECKPOINT, &payload).await?;
+        let stored = Stored {
+            record,
+            number: next.log,
+            small: next.event,
+        };
+        let old = {
+            let mut index = self.inner.index.borrow_mut();
+            index.checkpoints.insert(Rc::from(name), stored)
+        };
+        self.retire(old.map(|o| o.record));
+        Ok(())
+    }
+
+    /// Projection `name`'s latest checkpoint on this shard, if it ever committed one.
+    pub fn checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, Error> {
+        let stored = self.inner.index.borrow().checkpoints.get(name).copied();
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let state = self.named_data(stored.record, KIND_CHECKPOINT)?;
+        Ok(Some(Checkpoint {
+            next: stored.next(),
+            state,
+        }))
+    }
+
+    fn named_data(&self, position: u64, kind: u16) -> Result<AlignedVec<16>, Error> {
+        let record = self.inner.log.read(position)?;
+        let entry = record.entries().find(|e| e.kind == kind);
+        let Some(named) = entry.and_then(|e| codec::decode_named(e.payload)) else {
+            return Err(Error::Read(format!("no journal entry at position {position}")));
+        };
+        let mut data = AlignedVec::<16>::with_capacity(named.data.len());
+        data.extend_from_slice(named.data);
+        Ok(data)
+    }
+
+    fn retire(&self, position: Option<u64>) {
+        if let Some(position) = position
+            && let Err(error) = self.inner.log.retire(position)
+        {
+            tracing::warn!(%error, position, "retiring a superseded journal record");
+        }
+    }
+}
+
+fn deleted(stream: &str, version: u64) -> Error {
+    Error::StreamDeleted {
+        stream: stream.to_owned(),
+        version,
+    }
+}
+
+/// The record of one append: an EVENTS header, then one EVENT entry per event.
+fn build_events(stream: &str, first: u64, events: &[NewEvent<'_>]) -> RecordBuilder {
+    let mut record = RecordBuilder::new();
+    let mut buf = Vec::new();
+    codec::encode_events(&mut buf, first, events.len() as u32, stream);
+    record.push_bytes(KIND_EVENTS, &buf);
+    for e in events {
+        codec::encode_event(&mut buf, e.event_type, e.data);
+        record.push_bytes(KIND_EVENT, &buf);
+    }
+    record
+}
