@@ -21,7 +21,8 @@ pub enum Durability {
 /// Settings of a log. `Config::default()` is the durable production default.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Size of each segment file (pre-allocated). A multiple of 4096, at least 64 KiB.
+    /// Size of each segment file, zero-filled when created. A multiple of 4096, at least 64 KiB.
+    /// The active segment's durable bytes are also kept in memory (served to readers).
     pub segment_bytes: u64,
     /// Largest record (all entries with their headers) accepted by `append`.
     pub record_bytes_max: usize,
@@ -39,7 +40,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            segment_bytes: 64 << 20,
+            segment_bytes: 16 << 20,
             record_bytes_max: 1 << 20,
             batch_bytes_max: 2 << 20,
             durability: Durability::Fsync,

@@ -371,7 +371,6 @@ pub(crate) async fn open(dir: &Path, config: Config) -> Result<Log, OpenError> {
     let inner = build_inner(dir, config, sealed, lock, report, tail, fresh_base).await?;
     let flusher = glommio::spawn_local(writer::flusher(Rc::downgrade(&inner))).detach();
     *inner.flusher.borrow_mut() = Some(flusher);
-    writer::start_spare(&inner);
     Ok(Log { inner })
 }
 

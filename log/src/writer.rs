@@ -271,7 +271,6 @@ async fn roll(inner: &Rc<Inner>, active: &mut Active, next_base: u64) -> Result<
     })?;
     sealed.records.set(Some(active.records));
     let new_active = create_segment(inner, next_base).await?;
-    start_spare(inner);
     let old = std::mem::replace(active, new_active);
     inner.install_sealed(Rc::new(sealed));
     if let Ok(file) = Rc::try_unwrap(old.file) {
@@ -298,7 +297,14 @@ pub(crate) async fn flusher(weak: Weak<Inner>) {
         };
         let result = flush_one(&inner, &mut active, &batch).await;
         match result {
-            Ok(()) => inner.publish(active, batch),
+            Ok(()) => {
+                // Prepare the next segment once this one is a quarter full, so a roll rarely
+                // has to zero-fill while appends wait, and idle logs cost one segment only.
+                if active.written * 4 >= inner.config.segment_bytes {
+                    start_spare(&inner);
+                }
+                inner.publish(active, batch);
+            }
             Err(e) => {
                 tracing::error!(error = %e, "log write failed; the log stops accepting appends");
                 inner.fail(active, e.to_string());
