@@ -7,7 +7,7 @@
 //! park-when-idle choice beside the latency-first default. Invariant: every engine this module
 //! starts is shut down before the method returns.
 use crate::alloc::Meter;
-use crate::peers::{ActivateLoad, ActivateRun, ActorPeer, MessageLoad, MessageRun, Peer};
+use crate::peers::{ActivateLoad, ActivateRun, ActorPeer, CallLoad, MessageLoad, MessageRun, Peer};
 use crate::peers::{PeerError, pingpong};
 use crate::work::WorkHash;
 use quark::{Actor, ActorError, Builder, Context, Engine, Handler, Message};
@@ -118,11 +118,7 @@ impl QuarkEngine {
     }
 
     /// Runs the call loop from `driver(home)`'s shard against actor 0.
-    fn calls(
-        &self,
-        load: &MessageLoad,
-        driver: fn(usize) -> usize,
-    ) -> Result<MessageRun, PeerError> {
+    fn calls(&self, load: &CallLoad, driver: fn(usize) -> usize) -> Result<MessageRun, PeerError> {
         self.with_engine(|engine| {
             let home = engine.home_shard::<Echo>(&0).ok_or_else(|| {
                 PeerError::Unavailable("the engine has no home shard for Echo".to_owned())
@@ -184,11 +180,11 @@ impl ActorPeer for QuarkEngine {
         })
     }
 
-    fn call_one_core(&self, load: &MessageLoad) -> Result<MessageRun, PeerError> {
+    fn call_one_core(&self, load: &CallLoad) -> Result<MessageRun, PeerError> {
         self.calls(load, |home| home)
     }
 
-    fn call_cross_core(&self, load: &MessageLoad) -> Result<MessageRun, PeerError> {
+    fn call_cross_core(&self, load: &CallLoad) -> Result<MessageRun, PeerError> {
         self.calls(load, |home| (home + 1) % SHARDS)
     }
 

@@ -4,7 +4,9 @@
 //! Cross core: the actor runs in its own `Arbiter` thread (actix does not pin threads).
 //! Invariant: everything runs on threads this module starts and stops; nothing leaks between runs.
 use super::pingpong;
-use super::{ActivateLoad, ActivateRun, ActorPeer, MessageLoad, MessageRun, Peer, PeerError};
+use super::{
+    ActivateLoad, ActivateRun, ActorPeer, CallLoad, MessageLoad, MessageRun, Peer, PeerError,
+};
 use crate::alloc::Meter;
 use crate::work::WorkHash;
 use actix::prelude::*;
@@ -147,7 +149,7 @@ impl ActorPeer for Actix {
         })
     }
 
-    fn call_one_core(&self, load: &MessageLoad) -> Result<MessageRun, PeerError> {
+    fn call_one_core(&self, load: &CallLoad) -> Result<MessageRun, PeerError> {
         let load = load.clone();
         in_system(move || async move {
             let addr = Echo { sum: 0 }.start();
@@ -155,7 +157,7 @@ impl ActorPeer for Actix {
         })
     }
 
-    fn call_cross_core(&self, load: &MessageLoad) -> Result<MessageRun, PeerError> {
+    fn call_cross_core(&self, load: &CallLoad) -> Result<MessageRun, PeerError> {
         let load = load.clone();
         in_system(move || async move {
             let arbiter = Arbiter::new();

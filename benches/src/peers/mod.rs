@@ -111,12 +111,21 @@ pub struct MessageLoad {
     pub warmup: u64,
 }
 
+/// The load of a call run: sequential calls, one in flight, over a time window.
+#[derive(Clone, Debug)]
+pub struct CallLoad {
+    /// Untimed calls first, for this long.
+    pub warmup: Duration,
+    /// Then the steady state, for this long.
+    pub measure: Duration,
+}
+
 /// What a messaging run measured.
 #[derive(Clone, Debug)]
 pub struct MessageRun {
-    /// Messages or calls completed in the timed part.
+    /// Messages, or calls completed in the steady state.
     pub messages: u64,
-    /// Seconds the timed part took.
+    /// Seconds the timed part (the steady state) took.
     pub secs: f64,
     /// Per-call latency (empty for tells).
     pub latencies: Latencies,
@@ -149,9 +158,9 @@ pub trait ActorPeer: Peer {
     /// One-way messages from one sender to one actor on the same core.
     fn tell_one_core(&self, load: &MessageLoad) -> Result<MessageRun, PeerError>;
     /// Sequential request/response from one caller to one actor on the same core.
-    fn call_one_core(&self, load: &MessageLoad) -> Result<MessageRun, PeerError>;
+    fn call_one_core(&self, load: &CallLoad) -> Result<MessageRun, PeerError>;
     /// Sequential request/response from a caller on one core to an actor on another.
-    fn call_cross_core(&self, load: &MessageLoad) -> Result<MessageRun, PeerError>;
+    fn call_cross_core(&self, load: &CallLoad) -> Result<MessageRun, PeerError>;
     /// Activates many distinct actors (one message each), then leaves them idle.
     fn activate(&self, load: &ActivateLoad) -> Result<ActivateRun, PeerError>;
 }

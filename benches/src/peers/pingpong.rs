@@ -1,40 +1,45 @@
 //! The ping-pong loops every actor system runs, written once: timed sequential calls and timed
 //! one-way sends. Each system supplies only how to send.
 //!
-//! Invariants: warm-up calls are never timed; every reply is folded into the work hash, so a
-//! call that did not really go through the actor would change it.
-use super::{MessageLoad, MessageRun, PeerError};
+//! Invariants: warm-up calls are never timed or counted; every reply is checked and folded
+//! into the work hash, so a call that did not really go through the actor fails or shows.
+use super::{CallLoad, MessageLoad, MessageRun, PeerError};
 use crate::latency::Latencies;
+use crate::size::Window;
 use crate::work::WorkHash;
 use std::time::Instant;
 
 /// One-way sends between yields: bounds what a sender queues before the receiver runs.
 pub const TELL_BATCH: u64 = 1024;
 
-/// `load.warmup` untimed calls, then `load.messages` timed ones; `call(i)` must return `i + 1`.
+/// Sequential calls for `load.warmup`, then for `load.measure`; only calls completing in the
+/// steady state are counted and timed. `call(i)` must return `i + 1`.
 pub async fn calls(
-    load: &MessageLoad,
+    load: &CallLoad,
     mut call: impl AsyncFnMut(u64) -> Result<u64, PeerError>,
 ) -> Result<MessageRun, PeerError> {
-    for i in 0..load.warmup {
-        call(i).await?;
-    }
+    let window = Window::starting_now(load.warmup, load.measure);
     let mut latencies = Latencies::new();
     let mut hash = WorkHash::default();
-    let started = Instant::now();
-    for i in 0..load.messages {
-        let t0 = Instant::now();
+    let (mut i, mut messages) = (0u64, 0u64);
+    let mut now = Instant::now();
+    while now < window.end {
+        let started = now;
         let reply = call(i).await?;
-        latencies.record(t0.elapsed());
+        now = Instant::now();
         if reply != i + 1 {
             return Err(PeerError::Unavailable(format!("call {i} replied {reply}")));
         }
         hash.add(reply);
+        if window.counts(now) {
+            latencies.record(now - started);
+            messages += 1;
+        }
+        i += 1;
     }
-    let secs = started.elapsed().as_secs_f64();
     Ok(MessageRun {
-        messages: load.messages,
-        secs,
+        messages,
+        secs: window.measure_secs(),
         latencies,
         hash,
     })

@@ -3,7 +3,9 @@
 //! One core: the caller and the actor share one current-thread tokio runtime. Cross core: the
 //! actor is spawned on a second current-thread runtime on its own thread (tokio does not pin
 //! threads). Invariant: every runtime and actor this module starts is stopped before it returns.
-use super::{ActivateLoad, ActivateRun, ActorPeer, MessageLoad, MessageRun, Peer, PeerError};
+use super::{
+    ActivateLoad, ActivateRun, ActorPeer, CallLoad, MessageLoad, MessageRun, Peer, PeerError,
+};
 use super::{pingpong, tokio_thread};
 use crate::alloc::Meter;
 use crate::work::WorkHash;
@@ -169,7 +171,7 @@ impl ActorPeer for Ractor {
         })
     }
 
-    fn call_one_core(&self, load: &MessageLoad) -> Result<MessageRun, PeerError> {
+    fn call_one_core(&self, load: &CallLoad) -> Result<MessageRun, PeerError> {
         let load = load.clone();
         tokio_thread::run(self.name(), move || async move {
             let actor = spawn(Arc::default()).await?;
@@ -180,7 +182,7 @@ impl ActorPeer for Ractor {
         })
     }
 
-    fn call_cross_core(&self, load: &MessageLoad) -> Result<MessageRun, PeerError> {
+    fn call_cross_core(&self, load: &CallLoad) -> Result<MessageRun, PeerError> {
         let (actor, thread) = remote_actor()?;
         let load = load.clone();
         let caller = actor.clone();

@@ -7,9 +7,10 @@
 //! how a message is sent differs.
 use super::{Measured, RowSpec, row, work};
 use crate::ours;
+use crate::peers::PeerError;
 use crate::peers::actix::Actix;
 use crate::peers::ractor::Ractor;
-use crate::peers::{ActivateLoad, ActivateRun, ActorPeer, MessageLoad, MessageRun, PeerError};
+use crate::peers::{ActivateLoad, ActivateRun, ActorPeer, CallLoad, MessageLoad, MessageRun};
 use crate::report::Better;
 use crate::scenario::{Ctx, Outcome};
 
@@ -65,20 +66,30 @@ fn p99(r: &MessageRun) -> Option<f64> {
     Some(r.latencies.quantile_us(0.99))
 }
 
-fn messaging(
+fn messaging<L>(
     ctx: &Ctx<'_>,
     name: &str,
-    load: &MessageLoad,
+    (load, what): (&L, &str),
     text: &str,
     metrics: &[Metric],
-    each: impl Fn(&dyn ActorPeer, &MessageLoad) -> Result<MessageRun, PeerError>,
+    each: impl Fn(&dyn ActorPeer, &L) -> Result<MessageRun, PeerError>,
 ) -> Outcome {
-    let what = format!(
-        "{} timed messages after {} untimed",
-        load.messages, load.warmup
-    );
-    let (ours, peers) = measure(ctx, &what, |s| each(s, load));
+    let (ours, peers) = measure(ctx, what, |s| each(s, load));
     outcome(name, text, metrics, &ours, &peers)
+}
+
+/// The call load at this size, and how progress describes it.
+fn call_load(ctx: &Ctx<'_>) -> (CallLoad, String) {
+    let load = CallLoad {
+        warmup: ctx.size.warmup(),
+        measure: ctx.size.measure(),
+    };
+    let what = format!(
+        "calls for {:.1} s, then timed for {:.1} s",
+        load.warmup.as_secs_f64(),
+        load.measure.as_secs_f64()
+    );
+    (load, what)
 }
 
 fn outcome(
@@ -132,7 +143,11 @@ impl crate::scenario::Scenario for TellOneShard {
         };
         let text = "1 sender → 1 actor, same core, u64 payload, yield every 1024".to_owned();
         let metrics: [Metric; 1] = [("msgs_per_s", Some(6_000_000.0), Better::Higher, per_s)];
-        messaging(ctx, self.name(), &load, &text, &metrics, |s, l| {
+        let what = format!(
+            "{} timed messages after {} untimed",
+            load.messages, load.warmup
+        );
+        messaging(ctx, self.name(), (&load, &what), &text, &metrics, |s, l| {
             s.tell_one_core(l)
         })
     }
@@ -151,17 +166,13 @@ impl crate::scenario::Scenario for CallOneShard {
     }
 
     fn run(&self, ctx: &Ctx<'_>) -> Outcome {
-        let n = ctx.size.pick(2_000, 300_000, 2_000_000);
-        let load = MessageLoad {
-            messages: n,
-            warmup: n / 10,
-        };
+        let (load, what) = call_load(ctx);
         let text = "1 caller, 1 call in flight, same core".to_owned();
         let metrics: [Metric; 2] = [
             ("calls_per_s", Some(1_700_000.0), Better::Higher, per_s),
             ("p99_us", None, Better::Lower, p99),
         ];
-        messaging(ctx, self.name(), &load, &text, &metrics, |s, l| {
+        messaging(ctx, self.name(), (&load, &what), &text, &metrics, |s, l| {
             s.call_one_core(l)
         })
     }
@@ -180,21 +191,13 @@ impl crate::scenario::Scenario for CallCrossShard {
     }
 
     fn run(&self, ctx: &Ctx<'_>) -> Outcome {
-        let n = ctx.size.pick(500, 5_000, 30_000);
-        let load = MessageLoad {
-            messages: n,
-            warmup: n / 10,
-        };
+        let (load, what) = call_load(ctx);
         let text = "1 caller, 1 call in flight, actor on another core/thread".to_owned();
         let metrics: [Metric; 3] = [
             ("calls_per_s", None, Better::Higher, per_s),
             ("p50_us", None, Better::Lower, p50),
             ("p99_us", Some(10.0), Better::Lower, p99),
         ];
-        let what = format!(
-            "{} timed calls after {} untimed",
-            load.messages, load.warmup
-        );
         let (ours, peers) = measure(ctx, &what, |s| s.call_cross_core(&load));
         let mut out = outcome(self.name(), &text, &metrics, &ours, &peers);
         // The same calls with Quark's shards parking when idle, beside the same peer figures.
