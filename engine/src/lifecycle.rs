@@ -88,50 +88,25 @@ pub(crate) fn start(mut builder: Builder, registry: Registry) -> Result<Engine, 
         id,
         shards,
         registry,
-        builder.placement,
+        std::mem::replace(
+            &mut builder.placement,
+            Box::new(crate::placement::HashPlacement),
+        ),
         ingress_tx,
         capacity,
         std::mem::take(&mut builder.extensions),
     ));
     let (senders, receivers) = mesh(shards, capacity);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
-    let data_dir = builder.data_dir.clone();
     let mut threads = Vec::with_capacity(shards);
     let parts = senders.into_iter().zip(receivers).zip(ingress_rx);
     for (n, ((senders, receivers), ingress)) in parts.enumerate() {
-        let mut exec = LocalExecutorBuilder::new(cpu_for(n, builder.pin_to_cores))
-            .name(&format!("quark-{id}-shard-{n}"));
-        if let Some(spin) = builder.spin_before_park {
-            exec = exec.spin_before_park(spin);
-        }
-        let shard_shared = shared.clone();
-        let log_dir = data_dir.as_ref().map(|dir| dir.join(format!("shard-{n}")));
-        let log_config = builder.log_config.clone();
-        let ready = ready_tx.clone();
-        let spawned = exec.spawn(move || async move {
-            let shared = shard_shared;
-            let span = tracing::info_span!("shard", engine = shared.id, shard = n);
-            let _entered = span.enter();
-            let Some((senders, receivers)) = connect(senders, receivers).await else {
-                let reason = "could not connect the shard channels".to_string();
-                let _ = ready.send(Err(reason.clone()));
-                return Err(reason);
-            };
-            let init = shard::Init {
-                id: n,
-                shared,
-                senders,
-                receivers,
-                ingress,
-                log_dir,
-                log_config,
-            };
-            shard::run(init, move |outcome| {
-                let _ = ready.send(outcome.map(|()| n));
-            })
-            .await
-        });
-        match spawned {
+        let channels = Channels {
+            senders,
+            receivers,
+            ingress,
+        };
+        match spawn_shard(&builder, &shared, n, channels, ready_tx.clone()) {
             Ok(handle) => threads.push(handle),
             Err(error) => {
                 abort_start(&shared, threads);
@@ -145,9 +120,66 @@ pub(crate) fn start(mut builder: Builder, registry: Registry) -> Result<Engine, 
     wait_ready(&shared, threads, ready_rx, builder.shutdown_timeout)
 }
 
+/// The channel ends one shard owns.
+struct Channels {
+    senders: Senders,
+    receivers: Receivers,
+    ingress: mpsc::Receiver<Task>,
+}
+
+type ShardThread = glommio::ExecutorJoinHandle<Result<(), String>>;
+
+/// Starts shard `n`'s thread: connect its channels, open its log, run until closed.
+fn spawn_shard(
+    builder: &Builder,
+    shared: &Arc<Shared>,
+    n: usize,
+    channels: Channels,
+    ready: std::sync::mpsc::Sender<Result<usize, String>>,
+) -> glommio::Result<ShardThread, ()> {
+    let mut exec = LocalExecutorBuilder::new(cpu_for(n, builder.pin_to_cores))
+        .name(&format!("quark-{}-shard-{n}", shared.id));
+    if let Some(spin) = builder.spin_before_park {
+        exec = exec.spin_before_park(spin);
+    }
+    let shared = shared.clone();
+    let log_dir = builder
+        .data_dir
+        .as_ref()
+        .map(|dir| dir.join(format!("shard-{n}")));
+    let log_config = builder.log_config.clone();
+    exec.spawn(move || async move {
+        let span = tracing::info_span!("shard", engine = shared.id, shard = n);
+        let _entered = span.enter();
+        let Channels {
+            senders,
+            receivers,
+            ingress,
+        } = channels;
+        let Some((senders, receivers)) = connect(senders, receivers).await else {
+            let reason = "could not connect the shard channels".to_string();
+            let _ = ready.send(Err(reason.clone()));
+            return Err(reason);
+        };
+        let init = shard::Init {
+            id: n,
+            shared,
+            senders,
+            receivers,
+            ingress,
+            log_dir,
+            log_config,
+        };
+        shard::run(init, move |outcome| {
+            let _ = ready.send(outcome.map(|()| n));
+        })
+        .await
+    })
+}
+
 fn wait_ready(
     shared: &Arc<Shared>,
-    threads: Vec<glommio::ExecutorJoinHandle<Result<(), String>>>,
+    threads: Vec<ShardThread>,
     ready: std::sync::mpsc::Receiver<Result<usize, String>>,
     shutdown_timeout: Duration,
 ) -> Result<Engine, Error> {
@@ -170,10 +202,7 @@ fn wait_ready(
 }
 
 /// Stops what started of a failed start (shards that are up close at once).
-fn abort_start(
-    shared: &Arc<Shared>,
-    threads: Vec<glommio::ExecutorJoinHandle<Result<(), String>>>,
-) {
+fn abort_start(shared: &Arc<Shared>, threads: Vec<ShardThread>) {
     shared.state.store(STOPPED, Ordering::Release);
     for n in 0..shared.shards {
         let _ = send_control(shared, n, Box::new(Close(Instant::now())));

@@ -8,7 +8,7 @@
 //! of rkyv archives work on it directly; entries of other kinds in the same record are
 //! skipped, so other engine modules may share a record with events.
 
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::rc::Rc;
 
 use quark_log::Record;
@@ -101,31 +101,43 @@ fn range_in(outer: &[u8], inner: &[u8]) -> Range<u32> {
     start as u32..(start + inner.len()) as u32
 }
 
-/// The events of `record`, as shard-local [`Event`]s.
-pub(crate) fn events_of(record: &Record) -> Vec<Event> {
+/// The shard-local [`Event`] for view `v` of `record`; `stream` caches the last stream
+/// name so a record's events share one allocation.
+pub(crate) fn event_of(record: &Record, v: &EventView<'_>, stream: &mut Option<Rc<str>>) -> Event {
+    let name = match stream {
+        Some(s) if &**s == v.stream => s.clone(),
+        _ => {
+            let s: Rc<str> = Rc::from(v.stream);
+            *stream = Some(s.clone());
+            s
+        }
+    };
     let frame = record.frame_bytes();
-    let mut out = Vec::new();
-    let mut stream: Option<Rc<str>> = None;
+    Event {
+        record: record.clone(),
+        stream: name,
+        version: v.version,
+        index: v.position.event,
+        event_type: range_in(frame, v.event_type.as_bytes()),
+        data: range_in(frame, v.data),
+    }
+}
+
+/// Appends to `out` the events of `record` that belong to `stream` with a version in
+/// `versions`.
+pub(crate) fn push_stream_events(
+    record: &Record,
+    stream: &Rc<str>,
+    versions: RangeInclusive<u64>,
+    out: &mut Vec<Event>,
+) {
+    let mut cache = Some(stream.clone());
     for_each_in_record(record, |v| {
-        let name = match &stream {
-            Some(s) if &**s == v.stream => s.clone(),
-            _ => {
-                let s: Rc<str> = Rc::from(v.stream);
-                stream = Some(s.clone());
-                s
-            }
-        };
-        out.push(Event {
-            record: record.clone(),
-            stream: name,
-            version: v.version,
-            index: v.position.event,
-            event_type: range_in(frame, v.event_type.as_bytes()),
-            data: range_in(frame, v.data),
-        });
+        if v.stream == &**stream && versions.contains(&v.version) {
+            out.push(event_of(record, &v, &mut cache));
+        }
         true
     });
-    out
 }
 
 /// A durable event read on its shard: zero-copy, keeps its log record alive. Not `Send`;
