@@ -76,7 +76,8 @@ async fn activate<A: Actor>(ctx: &mut Context<A>) -> Result<A, String> {
         .await;
     let reason = match outcome {
         Ok(Ok(actor)) => {
-            tracing::debug!(shard = core.id, actor = type_name::<A>(), key = ?ctx.key(), "activated");
+            let key = ctx.key();
+            tracing::debug!(shard = core.id, actor = type_name::<A>(), ?key, "activated");
             bump(&core.counters.activations);
             bump(&core.counters.active);
             return Ok(actor);
@@ -128,7 +129,14 @@ async fn turns<A: Actor>(
 
 async fn deactivate<A: Actor>(mut actor: A, ctx: &mut Context<A>, end: End) {
     let core = ctx.core().clone();
-    tracing::debug!(shard = core.id, actor = type_name::<A>(), key = ?ctx.key(), ?end, "deactivating");
+    let key = ctx.key();
+    tracing::debug!(
+        shard = core.id,
+        actor = type_name::<A>(),
+        ?key,
+        ?end,
+        "deactivating"
+    );
     ctx.cancel_timers();
     // Counted when deactivation begins, so whoever sees `on_deactivate` sees the counters.
     bump(&core.counters.deactivations);
