@@ -105,6 +105,14 @@ pub fn host_memory() -> Result<HostMemory> {
     })
 }
 
+/// CPU time the calling thread has run, in nanoseconds (Linux `/proc/thread-self/schedstat`),
+/// or `None` where that file does not exist. On a machine shared with other work this is what
+/// a computation would take on a core of its own, where wall time also counts waiting.
+pub fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
 thread_local! {
     static ALLOCATED_BYTES: Cell<i64> = const { Cell::new(0) };
 }
@@ -143,6 +151,17 @@ mod tests {
         assert!(host.total_bytes > 0 && host.available_bytes <= host.total_bytes);
         // hwloc and sysinfo should agree on the order of magnitude of memory.
         assert!(memory_bytes <= host.total_bytes * 2);
+    }
+
+    #[test]
+    fn thread_cpu_time_grows_with_work() {
+        let before = thread_cpu_ns().unwrap();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        assert!(thread_cpu_ns().unwrap() > before);
     }
 
     #[test]

@@ -108,80 +108,164 @@ fn best_label(table: &LabelSums, own: u32, allowed: impl Fn(u32) -> bool) -> (u6
 /// Only vertices with a neighbour whose label changed since their last visit are visited
 /// again, so later passes cost a fraction of the first.
 pub(crate) fn communities(state: &State<'_>, passes: u32, cluster_weight_max: u64) -> Vec<u32> {
-    let graph = state.graph;
-    let vertices = graph.vertex_count() as u32;
-    let weights = graph.vertex_weights();
-    let (mut labels, mut label_weight) = seed(state, cluster_weight_max);
-    let mut active = vec![true; vertices as usize];
-    let mut table = LabelSums::new();
-    let mut block = Block::default();
-    let (targets, edge_weights) = graph.adjacency();
+    // No label outweighs the cap, so the cap bounds every label weight kept in a `u32`.
+    let cap = cluster_weight_max.min(u64::from(u32::MAX)) as u32;
+    let vertices = state.graph.vertex_count() as u32;
+    let (labels, label_weight) = seed(state, cap);
+    let mut propagation = Propagation {
+        labels,
+        label_weight,
+        active: vec![true; vertices as usize],
+        table: LabelSums::new(),
+        block: Block::default(),
+        proposals: Vec::new(),
+        cap,
+    };
     for _ in 0..passes {
         let mut changed = 0usize;
         for first in (0..vertices).step_by(BLOCK_VERTICES) {
             let last = (first + BLOCK_VERTICES as u32).min(vertices);
-            block.load(state, (&mut active, false), first..last, |u| {
-                labels[u as usize]
-            });
-            for (index, &v) in block.vertices.iter().enumerate() {
-                let (start, end) = graph.row(v);
-                let seen = &block.values[block.starts[index]..block.starts[index + 1]];
-                table.reset(end - start);
-                for (&label, &w) in seen.iter().zip(&edge_weights[start..end]) {
-                    table.add(label, u64::from(w));
-                }
-                let own = labels[v as usize];
-                let weight = u64::from(weights[v as usize]);
-                let best = best_label(&table, own, |label| {
-                    label == own || label_weight[label as usize] + weight <= cluster_weight_max
-                });
-                table.clear();
-                if best.1 != own {
-                    label_weight[own as usize] -= weight;
-                    label_weight[best.1 as usize] += weight;
-                    labels[v as usize] = best.1;
-                    changed += 1;
-                    for &u in &targets[start..end] {
-                        active[u as usize] = true;
-                    }
-                }
-            }
+            changed += propagation.block(state, first..last);
         }
         if changed == 0 {
             break;
         }
     }
-    labels
+    propagation.labels
+}
+
+/// The working state of label propagation.
+struct Propagation {
+    labels: Vec<u32>,
+    label_weight: Vec<u32>,
+    active: Vec<bool>,
+    table: LabelSums,
+    block: Block,
+    /// `(index in block, favourite label)` of the block's vertices that want to change.
+    proposals: Vec<(usize, u32)>,
+    cap: u32,
+}
+
+impl Propagation {
+    /// Visits the active vertices of `range`; returns how many changed label.
+    ///
+    /// Three phases, so that the random loads of each come in tight independent loops: every
+    /// vertex's favourite label (ignoring the cap), then a touch of the label weights the
+    /// check will read, then the changes in order, with the exact cap check.
+    fn block(&mut self, state: &State<'_>, range: std::ops::Range<u32>) -> usize {
+        let labels = &self.labels;
+        self.block
+            .load(state, (&mut self.active, false), range, |u| {
+                labels[u as usize]
+            });
+        self.proposals.clear();
+        for index in 0..self.block.vertices.len() {
+            let own = self.labels[self.block.vertices[index] as usize];
+            if self.seen(index).iter().all(|&label| label == own) {
+                continue; // Inside its community: nothing to count, nothing to do.
+            }
+            self.count(state, index);
+            let favourite = best_label(&self.table, own, |_| true).1;
+            self.table.clear();
+            if favourite != own {
+                self.proposals.push((index, favourite));
+            }
+        }
+        let mut touched = 0u32;
+        for &(index, label) in &self.proposals {
+            let own = self.labels[self.block.vertices[index] as usize];
+            touched ^= self.label_weight[label as usize] ^ self.label_weight[own as usize];
+        }
+        std::hint::black_box(touched);
+        let weights = state.graph.vertex_weights();
+        let mut changed = 0;
+        for p in 0..self.proposals.len() {
+            let (index, favourite) = self.proposals[p];
+            let v = self.block.vertices[index];
+            let (own, weight) = (self.labels[v as usize], weights[v as usize]);
+            let cap = u64::from(self.cap);
+            let fits = move |label: u32, label_weight: &[u32]| {
+                label == own || u64::from(label_weight[label as usize]) + u64::from(weight) <= cap
+            };
+            let target = if fits(favourite, &self.label_weight) {
+                favourite
+            } else {
+                self.count(state, index);
+                let best = best_label(&self.table, own, |label| fits(label, &self.label_weight));
+                self.table.clear();
+                best.1
+            };
+            if target != own {
+                self.label_weight[own as usize] -= weight;
+                self.label_weight[target as usize] += weight;
+                self.labels[v as usize] = target;
+                changed += 1;
+                let (start, end) = state.graph.row(v);
+                for &u in &state.graph.adjacency().0[start..end] {
+                    self.active[u as usize] = true;
+                }
+            }
+        }
+        changed
+    }
+
+    /// The labels seen by the block's vertex `index`.
+    fn seen(&self, index: usize) -> &[u32] {
+        &self.block.values[self.block.starts[index]..self.block.starts[index + 1]]
+    }
+
+    /// Fills the table with the block's vertex `index`'s edge weight per label.
+    fn count(&mut self, state: &State<'_>, index: usize) {
+        let (start, end) = state.graph.row(self.block.vertices[index]);
+        let edge_weights = &state.graph.adjacency().1[start..end];
+        self.table.reset(end - start);
+        let seen = &self.block.values[self.block.starts[index]..self.block.starts[index + 1]];
+        for (&label, &w) in seen.iter().zip(edge_weights) {
+            self.table.add(label, u64::from(w));
+        }
+    }
 }
 
 /// The seed: a union-find where each vertex joins the group of its heaviest neighbour (ties:
 /// the smaller id) if the joined group stays within `cap`. Returns each vertex's group root
 /// as label, and the weight of every label.
-fn seed(state: &State<'_>, cap: u64) -> (Vec<u32>, Vec<u64>) {
+fn seed(state: &State<'_>, cap: u32) -> (Vec<u32>, Vec<u32>) {
     let graph = state.graph;
     let vertices = graph.vertex_count();
     let (targets, edge_weights) = graph.adjacency();
     let mut parent: Vec<u32> = (0..vertices as u32).collect();
-    let mut weight: Vec<u64> = graph
-        .vertex_weights()
-        .iter()
-        .map(|&w| u64::from(w))
-        .collect();
-    for v in 0..vertices as u32 {
-        let (start, end) = graph.row(v);
-        let mut heaviest: Option<(u32, u32)> = None;
-        for (&u, &w) in targets[start..end].iter().zip(&edge_weights[start..end]) {
-            if heaviest.is_none_or(|(hw, hu)| w > hw || (w == hw && u < hu)) {
-                heaviest = Some((w, u));
+    let mut weight: Vec<u32> = graph.vertex_weights().to_vec();
+    let mut heaviest = Vec::with_capacity(BLOCK_VERTICES);
+    for first in (0..vertices as u32).step_by(BLOCK_VERTICES) {
+        let last = (first + BLOCK_VERTICES as u32).min(vertices as u32);
+        // Rows are read in order; then the union-find's random loads are touched in a tight
+        // loop (so they overlap) before the dependent finds and unions.
+        heaviest.clear();
+        for v in first..last {
+            let (start, end) = graph.row(v);
+            let mut best: Option<(u32, u32)> = None;
+            for (&u, &w) in targets[start..end].iter().zip(&edge_weights[start..end]) {
+                if best.is_none_or(|(bw, bu)| w > bw || (w == bw && u < bu)) {
+                    best = Some((w, u));
+                }
+            }
+            if let Some((_, u)) = best {
+                heaviest.push((v, u));
             }
         }
-        let Some((_, u)) = heaviest else { continue };
-        let (a, b) = (find(&mut parent, v), find(&mut parent, u));
-        if a != b && weight[a as usize] + weight[b as usize] <= cap {
-            // The smaller root id becomes the root: the result does not depend on sizes.
-            let (root, child) = (a.min(b), a.max(b));
-            parent[child as usize] = root;
-            weight[root as usize] += weight[child as usize];
+        let touched = heaviest
+            .iter()
+            .fold(0u32, |t, &(_, u)| t ^ parent[u as usize]);
+        std::hint::black_box(touched);
+        for &(v, u) in &heaviest {
+            let (a, b) = (find(&mut parent, v), find(&mut parent, u));
+            let joined = u64::from(weight[a as usize]) + u64::from(weight[b as usize]);
+            if a != b && joined <= u64::from(cap) {
+                // The smaller root id becomes the root: the result does not depend on sizes.
+                let (root, child) = (a.min(b), a.max(b));
+                parent[child as usize] = root;
+                weight[root as usize] += weight[child as usize];
+            }
         }
     }
     let labels: Vec<u32> = (0..vertices as u32).map(|v| find(&mut parent, v)).collect();

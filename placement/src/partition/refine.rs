@@ -69,10 +69,12 @@ pub(crate) fn refine(state: &mut State<'_>, passes: u32, moves_max: usize) -> Ve
                 if state.log.len() >= moves_max {
                     return latest(wishes);
                 }
-                state.gather_loaded(
-                    v,
-                    &block.values[block.starts[index]..block.starts[index + 1]],
-                );
+                let seen = &block.values[block.starts[index]..block.starts[index + 1]];
+                // A vertex whose neighbours all share its shard can only lose by moving.
+                if seen.iter().all(|&s| s == state.assignment[v as usize]) {
+                    continue;
+                }
+                state.gather_loaded(v, seen);
                 let (best, wish) = choose(state, v);
                 state.clear();
                 let from = state.assignment[v as usize];

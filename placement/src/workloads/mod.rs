@@ -2,8 +2,10 @@
 //! `placement.memory`) and the example.
 //!
 //! This is the one module that reads a clock: `plan_ms` is a measurement of the policy, not
-//! part of it, and is taken around each call with `std::time::Instant`. Everything else is
-//! generated from the seed, so two runs with the same seed and size differ only in timings.
+//! part of it, and is taken around each call with `std::time::Instant` (and `plan_cpu_ms`
+//! with the probe module's thread CPU time, the fairer figure on a shared machine).
+//! Everything else is generated from the seed, so two runs with the same seed and size differ
+//! only in timings.
 //! The policy modules never depend on this one.
 //!
 //! Invariants: a run never panics on its own data (generation errors would be bugs, and are
@@ -18,6 +20,7 @@ use crate::graph::CommGraph;
 use crate::layout::{LayoutConfig, ShardId, ShardLayout};
 use crate::memory::{self, ActorMemory, ShardLoad};
 use crate::partition::{self, Config, Problem};
+use crate::probe;
 use crate::topology::Topology;
 use generate::Rng;
 
@@ -56,6 +59,9 @@ pub struct LocalityReport {
     pub converge_rounds: u32,
     /// Wall time of the slowest planning round, in milliseconds.
     pub plan_ms: f64,
+    /// CPU time of that round's thread, in milliseconds (0 where it cannot be read): on a
+    /// shared machine, what the round would take on a core of its own.
+    pub plan_cpu_ms: f64,
     /// Moves over all rounds.
     pub moves: usize,
     /// Vertices (actors) of the graph.
@@ -101,6 +107,8 @@ pub struct LargePlanReport {
     pub edges: usize,
     /// Wall time of one plan (from the CSR graph), in milliseconds.
     pub plan_ms: f64,
+    /// CPU time of the planning thread for that plan, in milliseconds (0 where unknown).
+    pub plan_cpu_ms: f64,
     /// Wall time of building the CSR graph from the edge list, in milliseconds.
     pub build_ms: f64,
     /// Cut reduction of that one plan, in percent.
@@ -161,7 +169,7 @@ pub fn run_locality(w: LocalityWorkload, size: Size, seed: u64) -> LocalityRepor
         ..Config::default()
     };
     let (cut_before, edge_cut_before) = cuts(&graph, &assignment, &layout);
-    let (mut rounds, mut moves, mut plan_ms) = (0, 0, 0.0f64);
+    let (mut rounds, mut moves, mut plan_ms, mut plan_cpu_ms) = (0, 0, 0.0f64, 0.0);
     let mut loads = Vec::new();
     for _ in 0..ROUNDS_MAX {
         let problem = Problem {
@@ -171,11 +179,15 @@ pub fn run_locality(w: LocalityWorkload, size: Size, seed: u64) -> LocalityRepor
             immovable: &[],
             capacities: None,
         };
-        let started = Instant::now();
+        let (started, cpu_started) = (Instant::now(), probe::thread_cpu_ns());
         let Ok(plan) = partition::plan(&problem, &config) else {
             break;
         };
-        plan_ms = plan_ms.max(started.elapsed().as_secs_f64() * 1e3);
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+        if elapsed_ms > plan_ms {
+            plan_ms = elapsed_ms;
+            plan_cpu_ms = cpu_ms_since(cpu_started);
+        }
         loads = plan.loads_after.clone();
         if plan.moves.is_empty() {
             break;
@@ -191,6 +203,7 @@ pub fn run_locality(w: LocalityWorkload, size: Size, seed: u64) -> LocalityRepor
         cut_reduction_pct: reduction_pct(cut_before, cut_after),
         converge_rounds: rounds,
         plan_ms,
+        plan_cpu_ms,
         moves,
         actors: graph.vertex_count(),
         edges: graph.edge_count(),
@@ -345,6 +358,7 @@ pub fn run_large_plan(size: Size, seed: u64) -> LargePlanReport {
             actors: 0,
             edges: 0,
             plan_ms: 0.0,
+            plan_cpu_ms: 0.0,
             build_ms: 0.0,
             cut_reduction_pct: 0.0,
             moves: 0,
@@ -366,9 +380,10 @@ pub fn run_large_plan(size: Size, seed: u64) -> LargePlanReport {
         immovable: &[],
         capacities: None,
     };
-    let started = Instant::now();
+    let (started, cpu_started) = (Instant::now(), probe::thread_cpu_ns());
     let plan = partition::plan(&problem, &config);
     let plan_ms = started.elapsed().as_secs_f64() * 1e3;
+    let plan_cpu_ms = cpu_ms_since(cpu_started);
     let (cut_reduction_pct, moves) = match plan {
         Ok(plan) => (
             reduction_pct(plan.cut_before as f64, plan.cut_after as f64),
@@ -380,6 +395,7 @@ pub fn run_large_plan(size: Size, seed: u64) -> LargePlanReport {
         actors: graph.vertex_count(),
         edges: graph.edge_count(),
         plan_ms,
+        plan_cpu_ms,
         build_ms,
         cut_reduction_pct,
         moves,
@@ -413,6 +429,13 @@ fn cuts(graph: &CommGraph, assignment: &[ShardId], layout: &ShardLayout) -> (f64
     (weighted, doubled as f64 / 2.0)
 }
 
+fn cpu_ms_since(started_ns: Option<u64>) -> f64 {
+    match (started_ns, probe::thread_cpu_ns()) {
+        (Some(start), Some(now)) => now.saturating_sub(start) as f64 / 1e6,
+        _ => 0.0,
+    }
+}
+
 fn reduction_pct(before: f64, after: f64) -> f64 {
     if before <= 0.0 {
         0.0
@@ -438,6 +461,7 @@ fn empty_locality() -> LocalityReport {
         cut_reduction_pct: 0.0,
         converge_rounds: 0,
         plan_ms: 0.0,
+        plan_cpu_ms: 0.0,
         moves: 0,
         actors: 0,
         edges: 0,
@@ -453,7 +477,7 @@ mod tests {
     use super::*;
 
     fn same_but_time(mut a: LocalityReport, mut b: LocalityReport) {
-        (a.plan_ms, b.plan_ms) = (0.0, 0.0);
+        (a.plan_ms, b.plan_ms, a.plan_cpu_ms, b.plan_cpu_ms) = (0.0, 0.0, 0.0, 0.0);
         assert_eq!(a, b);
     }
 
