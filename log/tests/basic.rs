@@ -228,3 +228,74 @@ fn bad_input_gives_typed_errors() {
         ));
     });
 }
+
+#[test]
+fn nosync_mode_never_fsyncs_and_still_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    run(move || async move {
+        let log = Log::open(&path, small_nosync()).await.unwrap();
+        assert!(!log.is_durable());
+        let mut positions = Vec::new();
+        for i in 0..500u32 {
+            positions.push(log.append_bytes(3, &i.to_le_bytes()).await.unwrap());
+        }
+        let stats = log.stats();
+        assert_eq!(stats.fsyncs, 0, "{stats:?}");
+        assert!(stats.group_commits > 0);
+        log.close().await.unwrap();
+        let log = Log::open(&path, small_nosync()).await.unwrap();
+        for (i, p) in positions.iter().enumerate() {
+            let r = log.read(*p).unwrap();
+            assert_eq!(
+                r.entries().next().unwrap().payload,
+                (i as u32).to_le_bytes()
+            );
+        }
+        log.close().await.unwrap();
+    });
+}
+
+#[test]
+fn spare_segments_and_leftovers_are_cleaned_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    run(move || async move {
+        let names = |p: &std::path::Path| {
+            let mut v: Vec<String> = std::fs::read_dir(p)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            v.sort();
+            v
+        };
+        let log = Log::open(&path, small()).await.unwrap();
+        let mut appended = 0u64;
+        while log.stats().segments < 4 {
+            log.append_bytes(1, &[7u8; 1000]).await.unwrap();
+            appended += 1;
+        }
+        log.close().await.unwrap();
+        let files = names(&path);
+        assert!(
+            !files.iter().any(|f| f.ends_with(".tmp")),
+            "close removes the spare: {files:?}"
+        );
+        assert_eq!(
+            files.iter().filter(|f| f.ends_with(".seg")).count(),
+            4,
+            "{files:?}"
+        );
+
+        // Leftovers of an interrupted run are removed and reported, and change no record.
+        std::fs::write(path.join("next-segment.tmp"), [1u8; 4096]).unwrap();
+        std::fs::write(path.join("00000000000000000000.compact"), [2u8; 4096]).unwrap();
+        let log = Log::open(&path, small()).await.unwrap();
+        assert_eq!(log.recovery_report().removed_leftovers.len(), 2);
+        let records: Vec<_> = log.snapshot().iter().collect::<Result<_, _>>().unwrap();
+        let count = records.len() as u64;
+        assert_eq!(count, appended);
+        log.close().await.unwrap();
+        assert_eq!(names(&path), files);
+    });
+}

@@ -28,52 +28,51 @@ fn config() -> Config {
     }
 }
 
+const TASKS: u64 = 50;
+const PER_TASK: u64 = 20_000; // 1,000,000 records in all.
+const KEEP_EVERY: u64 = 1000; // One record in 1000 stays live, like an event.
+
+/// One appender: appends its share of records, retires all but one in `KEEP_EVERY` at once.
+async fn append_and_retire(log: Log, task: u64) -> Vec<(u64, u64)> {
+    let mut kept = Vec::new();
+    for i in 0..PER_TASK {
+        let n = task * PER_TASK + i;
+        let p = log.append_bytes(4, &n.to_le_bytes()).await.expect("append");
+        if n.is_multiple_of(KEEP_EVERY) {
+            kept.push((p, n));
+        } else {
+            log.retire(p).expect("retire");
+        }
+    }
+    kept
+}
+
+/// The owner's compaction loop: compacts each time the log grew by two segments and returns
+/// the largest disk use it saw right after a compaction.
+async fn compact_while_appending(log: Log, path: std::path::PathBuf) -> u64 {
+    let mut max_disk = 0u64;
+    let mut last = 0u64;
+    while log.stats().records < TASKS * PER_TASK {
+        if log.durable_end() >= last + (2 << 20) {
+            last = log.durable_end();
+            log.compact().await.expect("compact");
+            max_disk = max_disk.max(disk_bytes(&path));
+        }
+        glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    max_disk
+}
+
 #[test]
 fn a_million_short_lived_records_keep_disk_bounded() {
-    const TASKS: u64 = 50;
-    const PER_TASK: u64 = 20_000; // 1,000,000 records in all.
-    const KEEP_EVERY: u64 = 1000; // One record in 1000 stays live, like an event.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().to_path_buf();
-    let (max_disk, kept, total_bytes) = common::run(move || async move {
+    let (max_disk, mut kept, total_bytes) = common::run(move || async move {
         let log = Log::open(&path, config()).await.expect("open");
         let tasks: Vec<_> = (0..TASKS)
-            .map(|t| {
-                let log = log.clone();
-                glommio::spawn_local(async move {
-                    let mut kept = Vec::new();
-                    for i in 0..PER_TASK {
-                        let n = t * PER_TASK + i;
-                        let p = log.append_bytes(4, &n.to_le_bytes()).await.expect("append");
-                        if n.is_multiple_of(KEEP_EVERY) {
-                            kept.push((p, n));
-                        } else {
-                            log.retire(p).expect("retire");
-                        }
-                    }
-                    kept
-                })
-            })
+            .map(|t| glommio::spawn_local(append_and_retire(log.clone(), t)))
             .collect();
-        // The owner compacts every time the log grew by a couple of segments.
-        let compactor = {
-            let log = log.clone();
-            let path = path.clone();
-            glommio::spawn_local(async move {
-                let mut max_disk = 0u64;
-                let mut last = 0u64;
-                while log.stats().records < TASKS * PER_TASK {
-                    if log.durable_end() >= last + (2 << 20) {
-                        last = log.durable_end();
-                        log.compact().await.expect("compact");
-                        max_disk = max_disk.max(disk_bytes(&path));
-                    }
-                    glommio::yield_if_needed().await;
-                    glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
-                }
-                max_disk
-            })
-        };
+        let compactor = glommio::spawn_local(compact_while_appending(log.clone(), path.clone()));
         let mut kept = Vec::new();
         for t in tasks {
             kept.extend(t.await);
@@ -94,7 +93,6 @@ fn a_million_short_lived_records_keep_disk_bounded() {
         (max_disk, kept, stats.bytes)
     });
     assert_eq!(kept.len() as u64, TASKS * PER_TASK / KEEP_EVERY);
-    let mut kept = kept;
     kept.sort_unstable();
     eprintln!("1,000,000 records, {total_bytes} bytes appended, disk use at most {max_disk}");
     // 1,000,000 records are ~64 MB of frames; disk use must stay a few segments wide.
@@ -102,9 +100,12 @@ fn a_million_short_lived_records_keep_disk_bounded() {
     assert!(max_disk < 8 << 20, "disk use grew to {max_disk} bytes");
     let final_disk = disk_bytes(dir.path());
     assert!(final_disk < 8 << 20, "final disk use {final_disk}");
+    reopen_keeps_positions(dir.path(), kept);
+}
 
-    // Compacted segments reopen with their records at the same positions.
-    let path = dir.path().to_path_buf();
+/// Compacted segments reopen with their records at the same positions.
+fn reopen_keeps_positions(path: &std::path::Path, kept: Vec<(u64, u64)>) {
+    let path = path.to_path_buf();
     common::run(move || async move {
         let log = Log::open(&path, config()).await.expect("reopen");
         // Retirements are not persisted: records of the (never compacted) active segment that
@@ -157,18 +158,7 @@ fn retire_and_compact_semantics() {
 
         let before = log.snapshot();
         // Retire everything in the first segment.
-        let mut bases: Vec<u64> = std::fs::read_dir(&path)
-            .expect("read dir")
-            .filter_map(|e| {
-                e.ok()?
-                    .file_name()
-                    .to_str()?
-                    .strip_suffix(".seg")?
-                    .parse()
-                    .ok()
-            })
-            .collect();
-        bases.sort();
+        let bases = segment_bases(&path);
         let first: Vec<u64> = positions
             .iter()
             .copied()
@@ -190,41 +180,66 @@ fn retire_and_compact_semantics() {
         assert!(report.bytes_reclaimed > 0);
         assert_eq!(log.first_position(), bases[1]);
 
-        // The old snapshot still reads every record it saw.
-        assert_eq!(before.iter().count(), 3000);
-        assert_eq!(
-            before.read(positions[0]).expect("old view").position(),
-            positions[0]
-        );
-        // The live view has the kept records only, at the same positions; the active segment
-        // is never compacted, so its retired records are still there.
-        let now: Vec<u64> = log
-            .snapshot()
-            .iter()
-            .map(|r| r.expect("ok").position())
-            .collect();
-        for (i, &p) in positions.iter().enumerate().skip(first.len()) {
-            if i % 4 == 0 {
-                assert!(now.binary_search(&p).is_ok(), "kept record {p} missing");
-                assert_eq!(log.read(p).expect("kept").position(), p);
-            }
-        }
-        assert!(now.len() < 3000 - first.len());
-        assert!(matches!(
-            log.read(positions[0]),
-            Err(ReadError::NoRecord(_))
-        ));
-        // Iteration from a position inside a deleted segment starts at the next record.
-        let from = log
-            .snapshot()
-            .iter_from(positions[1])
-            .next()
-            .expect("some")
-            .expect("ok");
-        let first_kept = (first.len()..positions.len())
-            .find(|i| i % 4 == 0)
-            .expect("kept");
-        assert_eq!(from.position(), positions[first_kept]);
+        check_after_compaction(&log, &before, &positions, first.len());
         log.close().await.expect("close");
     });
+}
+
+/// Bases of the segment files in `path`, sorted.
+fn segment_bases(path: &std::path::Path) -> Vec<u64> {
+    let mut bases: Vec<u64> = std::fs::read_dir(path)
+        .expect("read dir")
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".seg")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    bases.sort();
+    bases
+}
+
+/// After the first segment was deleted and 3 in 4 later records retired and compacted.
+fn check_after_compaction(
+    log: &Log,
+    before: &quark_log::Snapshot,
+    positions: &[u64],
+    first: usize,
+) {
+    // The old snapshot still reads every record it saw.
+    assert_eq!(before.iter().count(), 3000);
+    assert_eq!(
+        before.read(positions[0]).expect("old view").position(),
+        positions[0]
+    );
+    // The live view has the kept records only, at the same positions; the active segment
+    // is never compacted, so its retired records are still there.
+    let now: Vec<u64> = log
+        .snapshot()
+        .iter()
+        .map(|r| r.expect("ok").position())
+        .collect();
+    for (i, &p) in positions.iter().enumerate().skip(first) {
+        if i % 4 == 0 {
+            assert!(now.binary_search(&p).is_ok(), "kept record {p} missing");
+            assert_eq!(log.read(p).expect("kept").position(), p);
+        }
+    }
+    assert!(now.len() < 3000 - first);
+    assert!(matches!(
+        log.read(positions[0]),
+        Err(ReadError::NoRecord(_))
+    ));
+    // Iteration from a position inside a deleted segment starts at the next record.
+    let from = log
+        .snapshot()
+        .iter_from(positions[1])
+        .next()
+        .expect("some")
+        .expect("ok");
+    let first_kept = (first..positions.len()).find(|i| i % 4 == 0).expect("kept");
+    assert_eq!(from.position(), positions[first_kept]);
 }
