@@ -25,7 +25,8 @@ use crate::stats::bump;
 use crate::table::Table;
 
 /// Queues `env` into `slot` (the caller checked there is room) and starts an activation
-/// when the slot needs one.
+/// when the slot needs one. The key is cloned only then: once per activation, not per
+/// message.
 ///
 /// The push comes first: glommio's `spawn_local` polls the new task at once, and the
 /// activation must find its message.
@@ -36,12 +37,34 @@ pub(crate) fn enqueue<A: Actor>(
     table: u32,
     env: Box<dyn Envelope<A>>,
 ) {
-    let start = slot.needs_worker();
+    let start = slot.needs_worker().then(|| key.clone());
+    push(core, slot, table, env, start);
+}
+
+/// [`enqueue`] for an envelope that owns the key.
+fn enqueue_routed<A, M, R>(core: &Rc<ShardCore>, slot: &Rc<Slot<A>>, routed: Box<Routed<A, M, R>>)
+where
+    A: Handler<M>,
+    M: Message,
+    R: Reply<M::Reply>,
+{
+    let start = slot.needs_worker().then(|| routed.key.clone());
+    let table = routed.table;
+    push(core, slot, table, routed, start);
+}
+
+fn push<A: Actor>(
+    core: &Rc<ShardCore>,
+    slot: &Rc<Slot<A>>,
+    table: u32,
+    env: Box<dyn Envelope<A>>,
+    start: Option<A::Key>,
+) {
     slot.push(env);
     bump(&core.counters.pushed);
     bump(&core.counters.inflight);
-    if start {
-        activation::spawn::<A>(core, table, slot.clone(), key.clone());
+    if let Some(key) = start {
+        activation::spawn::<A>(core, table, slot.clone(), key);
     }
 }
 
@@ -74,8 +97,7 @@ where
     }
     slot.touch(table.epoch());
     if let Some(routed) = env.take() {
-        let key = routed.key.clone();
-        enqueue(core, &slot, &key, table.index, routed);
+        enqueue_routed(core, &slot, routed);
     }
     Poll::Ready(Ok(()))
 }
