@@ -6,7 +6,8 @@
 //!   append time, and each entry's kind and length. Exit 1 on corruption.
 //!
 //! Exit 3 for usage errors and directories that cannot be opened (not a log, locked by a
-//! running process, unreadable). The tool never writes to the log.
+//! running process, unreadable). The tool never writes segments; it only creates the `LOCK` file
+//! if it is missing, to hold the lock while it reads.
 
 use std::process::ExitCode;
 
