@@ -78,3 +78,47 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_bad_relations_are_refused() {
+        assert!(Config::default().validate().is_ok());
+        let bad = [
+            Config {
+                segment_bytes: 100_000,
+                ..Config::default()
+            },
+            Config {
+                segment_bytes: 32 << 10,
+                ..Config::default()
+            },
+            Config {
+                record_bytes_max: 0,
+                ..Config::default()
+            },
+            Config {
+                segment_bytes: 1 << 20,
+                record_bytes_max: 1 << 20,
+                ..Config::default()
+            },
+            Config {
+                batch_bytes_max: 1024,
+                ..Config::default()
+            },
+            Config {
+                compact_dead_ratio: 0.0,
+                ..Config::default()
+            },
+            Config {
+                compact_dead_ratio: f64::NAN,
+                ..Config::default()
+            },
+        ];
+        for c in bad {
+            assert!(matches!(c.validate(), Err(OpenError::Config(_))), "{c:?}");
+        }
+    }
+}

@@ -290,7 +290,11 @@ pub struct Log {
 impl Log {
     /// Opens (or creates) the log in `dir`, recovering from a crash if needed.
     ///
-    /// Must be called on a glommio executor; the log's flusher task runs on it.
+    /// Must be called on a glommio executor; the log's flusher task runs on it, and the log is
+    /// used from that executor only. What recovery did is in [`Log::recovery_report`].
+    ///
+    /// # Panics
+    /// Outside a glommio executor (it spawns the flusher with `glommio::spawn_local`).
     pub async fn open(dir: impl AsRef<Path>, config: Config) -> Result<Log, crate::OpenError> {
         crate::recovery::open(dir.as_ref(), config).await
     }

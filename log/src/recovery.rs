@@ -369,6 +369,11 @@ pub(crate) async fn open(dir: &Path, config: Config) -> Result<Log, OpenError> {
         (None, None) => last.as_ref().map_or(0, |(b, _)| *b),
     };
     let inner = build_inner(dir, config, sealed, lock, report, tail, fresh_base).await?;
+    let r = &inner.recovery;
+    tracing::info!(
+        dir = %dir.display(), segments = r.segments, durable_end = r.durable_end,
+        tail_records = r.tail_records, truncated = r.truncation.is_some(), "log opened"
+    );
     let flusher = glommio::spawn_local(writer::flusher(Rc::downgrade(&inner))).detach();
     *inner.flusher.borrow_mut() = Some(flusher);
     Ok(Log { inner })

@@ -99,6 +99,14 @@ impl Log {
         if deleted && self.is_durable() {
             self.inner.sync_dir().await?;
         }
+        if report.segments_deleted + report.segments_rewritten > 0 {
+            tracing::info!(
+                deleted = report.segments_deleted,
+                rewritten = report.segments_rewritten,
+                bytes_reclaimed = report.bytes_reclaimed,
+                "log compacted"
+            );
+        }
         let mut st = self.inner.state.borrow_mut();
         st.stats.segments_deleted += report.segments_deleted;
         st.stats.segments_rewritten += report.segments_rewritten;

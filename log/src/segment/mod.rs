@@ -356,3 +356,24 @@ pub(crate) fn corrupt(
         reason,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_reject_lookalikes() {
+        for base in [0u64, 1, 4096, u64::MAX] {
+            assert_eq!(parse_segment_name(&segment_name(base)), Some(base));
+        }
+        assert_eq!(segment_name(42), "00000000000000000042.seg");
+        for bad in [
+            "42.seg",
+            "0000000000000000004x.seg",
+            "00000000000000000042.sex",
+            "FORMAT",
+        ] {
+            assert_eq!(parse_segment_name(bad), None, "{bad}");
+        }
+    }
+}
