@@ -53,7 +53,7 @@ struct Candidate {
 
 /// Chooses a target shard per community so that projected loads stay in limits; returns
 /// `(community, shard)` in the order chosen. Communities that fit nowhere are left out.
-fn targets(state: &State<'_>, groups: &Groups) -> Vec<(usize, u32)> {
+fn targets(state: &State<'_>, groups: &Groups, shards: &[u32]) -> Vec<(usize, u32)> {
     let communities = groups.starts.len() - 1;
     let weights = state.graph.vertex_weights();
     // Immovable members anchor their community: their shard outvotes any movable weight.
@@ -62,11 +62,10 @@ fn targets(state: &State<'_>, groups: &Groups) -> Vec<(usize, u32)> {
     let mut candidates = Vec::new();
     let mut spread: Vec<Vec<(u32, u64)>> = Vec::with_capacity(communities);
     for c in 0..communities {
-        let members = &groups.members[groups.starts[c]..groups.starts[c + 1]];
+        let range = groups.starts[c]..groups.starts[c + 1];
         let mut touched = Vec::new();
         let mut movable = Vec::new();
-        for &v in members {
-            let s = state.assignment[v as usize];
+        for (&v, &s) in groups.members[range.clone()].iter().zip(&shards[range]) {
             if per_shard[s as usize] == 0 {
                 touched.push(s);
             }
@@ -142,14 +141,22 @@ pub(crate) fn move_communities(
     cut_before: u64,
 ) {
     let first = state.log.len();
-    let chosen = targets(state, groups);
+    // Members' shards in one tight loop of independent loads (members are scattered over the
+    // graph, so each is a cache miss); each entry stays valid until that member moves.
+    let shards: Vec<u32> = groups
+        .members
+        .iter()
+        .map(|&v| state.assignment[v as usize])
+        .collect();
+    let chosen = targets(state, groups, &shards);
     let mut deferred = Vec::new();
     'communities: for &(c, to) in &chosen {
-        for &v in &groups.members[groups.starts[c]..groups.starts[c + 1]] {
+        let range = groups.starts[c]..groups.starts[c + 1];
+        for (&v, &at) in groups.members[range.clone()].iter().zip(&shards[range]) {
             if state.log.len() >= moves_max {
                 break 'communities;
             }
-            if state.assignment[v as usize] != to && !state.move_unpriced(v, to) {
+            if at != to && !state.move_unpriced(v, to) {
                 deferred.push((v, to));
             }
         }

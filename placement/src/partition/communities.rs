@@ -14,7 +14,7 @@
 //! rounds on a static graph see the same communities; no community outweighs the cap; ties
 //! go to the current label, then the smaller label (determinism).
 
-use super::state::{BLOCK_VERTICES, Block, State};
+use super::state::{Active, BLOCK_VERTICES, Block, State};
 
 /// Sums of edge weight per neighbouring label for one vertex: a small open-addressing table
 /// sized to the vertex's degree, so it stays in L1 instead of a dense array the size of the
@@ -115,7 +115,7 @@ pub(crate) fn communities(state: &State<'_>, passes: u32, cluster_weight_max: u6
     let mut propagation = Propagation {
         labels,
         label_weight,
-        active: vec![true; vertices as usize],
+        active: Active::all(vertices as usize),
         table: LabelSums::new(),
         block: Block::default(),
         proposals: Vec::new(),
@@ -138,7 +138,7 @@ pub(crate) fn communities(state: &State<'_>, passes: u32, cluster_weight_max: u6
 struct Propagation {
     labels: Vec<u32>,
     label_weight: Vec<u32>,
-    active: Vec<bool>,
+    active: Active,
     table: LabelSums,
     block: Block,
     /// `(index in block, favourite label)` of the block's vertices that want to change.
@@ -160,9 +160,17 @@ impl Propagation {
             });
         self.proposals.clear();
         for index in 0..self.block.vertices.len() {
-            let own = self.labels[self.block.vertices[index] as usize];
-            if self.seen(index).iter().all(|&label| label == own) {
-                continue; // Inside its community: nothing to count, nothing to do.
+            let v = self.block.vertices[index];
+            let own = self.labels[v as usize];
+            // A label holding at least half of the vertex's traffic is its favourite (ties keep
+            // the own label): most vertices pass this cheap test and need no counting.
+            let (start, end) = state.graph.row(v);
+            if holds_half(
+                self.seen(index),
+                &state.graph.adjacency().1[start..end],
+                own,
+            ) {
+                continue;
             }
             self.count(state, index);
             let favourite = best_label(&self.table, own, |_| true).1;
@@ -202,7 +210,7 @@ impl Propagation {
                 changed += 1;
                 let (start, end) = state.graph.row(v);
                 for &u in &state.graph.adjacency().0[start..end] {
-                    self.active[u as usize] = true;
+                    self.active.set(u);
                 }
             }
         }
@@ -224,6 +232,16 @@ impl Propagation {
             self.table.add(label, u64::from(w));
         }
     }
+}
+
+/// Whether the entries equal to `own` carry at least half of the total weight.
+pub(crate) fn holds_half(values: &[u32], weights: &[u32], own: u32) -> bool {
+    let (mut mine, mut total) = (0u64, 0u64);
+    for (&value, &w) in values.iter().zip(weights) {
+        total += u64::from(w);
+        mine += if value == own { u64::from(w) } else { 0 };
+    }
+    2 * mine >= total
 }
 
 /// The seed: a union-find where each vertex joins the group of its heaviest neighbour (ties:

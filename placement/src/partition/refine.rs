@@ -16,7 +16,8 @@
 //! reached through the same NUMA node or host, which the cluster stage covers); ties go to
 //! the lower shard id; capacity and immovability are enforced by [`State`].
 
-use super::state::{BLOCK_VERTICES, Block, State};
+use super::communities::holds_half;
+use super::state::{Active, BLOCK_VERTICES, Block, State};
 
 /// A vertex that would gain `gain` by moving to the full shard `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,7 @@ fn choose(state: &State<'_>, v: u32) -> ((u64, u32), (u64, u32)) {
 /// of the vertices visited (the latest per vertex).
 pub(crate) fn refine(state: &mut State<'_>, passes: u32, moves_max: usize) -> Vec<Wish> {
     let vertices = state.graph.vertex_count() as u32;
-    let mut active = vec![true; vertices as usize];
+    let mut active = Active::all(vertices as usize);
     let mut wishes: Vec<Wish> = Vec::new();
     let mut block = Block::default();
     for _ in 0..passes {
@@ -70,8 +71,12 @@ pub(crate) fn refine(state: &mut State<'_>, passes: u32, moves_max: usize) -> Ve
                     return latest(wishes);
                 }
                 let seen = &block.values[block.starts[index]..block.starts[index + 1]];
-                // A vertex whose neighbours all share its shard can only lose by moving.
-                if seen.iter().all(|&s| s == state.assignment[v as usize]) {
+                // A vertex whose own shard holds half of its traffic cannot gain by moving: any
+                // other shard, NUMA node or host holds at most the other half (costs are
+                // monotone), so the cheap test below skips most vertices exactly.
+                let (start, end) = state.graph.row(v);
+                let weights = &state.graph.adjacency().1[start..end];
+                if holds_half(seen, weights, state.assignment[v as usize]) {
                     continue;
                 }
                 state.gather_loaded(v, seen);
@@ -100,7 +105,7 @@ pub(crate) fn refine(state: &mut State<'_>, passes: u32, moves_max: usize) -> Ve
                     let (start, end) = state.graph.row(v);
                     let (targets, _) = state.graph.adjacency();
                     for &u in &targets[start..end] {
-                        active[u as usize] = true;
+                        active.set(u);
                     }
                 }
             }

@@ -105,9 +105,11 @@ pub struct LargePlanReport {
     pub actors: usize,
     /// Edges of the graph.
     pub edges: usize,
-    /// Wall time of one plan (from the CSR graph), in milliseconds.
+    /// Wall time of one plan (from the CSR graph), in milliseconds: the fastest of 3 runs of
+    /// the same deterministic plan.
     pub plan_ms: f64,
-    /// CPU time of the planning thread for that plan, in milliseconds (0 where unknown).
+    /// CPU time of the planning thread for one plan, in milliseconds, fastest of the 3 runs
+    /// (0 where unknown).
     pub plan_cpu_ms: f64,
     /// Wall time of building the CSR graph from the edge list, in milliseconds.
     pub build_ms: f64,
@@ -118,6 +120,9 @@ pub struct LargePlanReport {
 }
 
 const ROUNDS_MAX: u32 = 20;
+
+/// How many times [`run_large_plan`] times its plan (it reports the fastest).
+const PLAN_REPEATS: usize = 3;
 
 /// The layout a size runs on: several hosts, so cross-host moves matter.
 fn layout_for(size: Size) -> Option<ShardLayout> {
@@ -341,7 +346,7 @@ fn lower_bound(loads: &[ShardLoad], actors: &[ActorMemory], policy: &memory::Pol
 }
 
 /// Builds a planted-community graph (`Full`: 1,000,000 vertices, 10,000,000 edges) on 16
-/// shards at random and times one plan with no bound on moves.
+/// shards at random and times one plan with no bound on moves (fastest of 3 identical runs).
 pub fn run_large_plan(size: Size, seed: u64) -> LargePlanReport {
     let mut rng = Rng::new(seed);
     let vertices = match size {
@@ -380,16 +385,22 @@ pub fn run_large_plan(size: Size, seed: u64) -> LargePlanReport {
         immovable: &[],
         capacities: None,
     };
-    let (started, cpu_started) = (Instant::now(), probe::thread_cpu_ns());
-    let plan = partition::plan(&problem, &config);
-    let plan_ms = started.elapsed().as_secs_f64() * 1e3;
-    let plan_cpu_ms = cpu_ms_since(cpu_started);
+    // The same deterministic plan, timed `PLAN_REPEATS` times: the fastest run is the one
+    // least disturbed by other work on the machine.
+    let (mut plan_ms, mut plan_cpu_ms, mut plan) = (f64::MAX, f64::MAX, None);
+    for _ in 0..PLAN_REPEATS {
+        let (started, cpu_started) = (Instant::now(), probe::thread_cpu_ns());
+        let result = partition::plan(&problem, &config);
+        plan_ms = plan_ms.min(started.elapsed().as_secs_f64() * 1e3);
+        plan_cpu_ms = plan_cpu_ms.min(cpu_ms_since(cpu_started));
+        plan = Some(result);
+    }
     let (cut_reduction_pct, moves) = match plan {
-        Ok(plan) => (
+        Some(Ok(plan)) => (
             reduction_pct(plan.cut_before as f64, plan.cut_after as f64),
             plan.moves.len(),
         ),
-        Err(_) => (0.0, 0),
+        _ => (0.0, 0),
     };
     LargePlanReport {
         actors: graph.vertex_count(),
