@@ -48,6 +48,8 @@ pub(crate) struct State {
     pub failed: Option<String>,
     /// Retired positions, by the base of the segment holding them.
     pub dead: HashMap<u64, HashSet<u64>>,
+    /// A compaction is running (only one at a time).
+    pub compacting: bool,
     pub stats: Stats,
 }
 

@@ -404,6 +404,7 @@ async fn build_inner(
         closed: false,
         failed: None,
         dead: HashMap::new(),
+        compacting: false,
         stats: Stats::default(),
     };
     let inner = Rc::new(Inner {

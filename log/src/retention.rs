@@ -69,18 +69,24 @@ impl Log {
     }
 
     /// Deletes sealed segments whose records are all retired and rewrites those with at least
-    /// `compact_dead_ratio` of them retired.
+    /// `compact_dead_ratio` of them retired. A call made while another compaction runs returns
+    /// an empty report at once.
     pub async fn compact(&self) -> Result<CompactReport, CompactError> {
         let candidates = {
-            let st = self.inner.state.borrow();
+            let mut st = self.inner.state.borrow_mut();
             if st.closed {
                 return Err(CompactError::Closed);
             }
+            if st.compacting {
+                return Ok(CompactReport::default());
+            }
+            st.compacting = true;
             st.sealed
                 .iter()
                 .filter_map(|(b, s)| st.dead.get(b).map(|d| (s.clone(), d.clone())))
                 .collect::<Vec<_>>()
         };
+        let _running = Running(self);
         let mut report = CompactReport::default();
         let mut deleted = false;
         for (seg, dead) in candidates {
@@ -174,6 +180,15 @@ impl Log {
         report.segments_rewritten += 1;
         report.bytes_reclaimed += seg.file_len().saturating_sub(new_len);
         Ok(())
+    }
+}
+
+/// Clears the "compaction running" flag however `compact` ends (error or cancellation).
+struct Running<'a>(&'a Log);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.inner.state.borrow_mut().compacting = false;
     }
 }
 
