@@ -18,33 +18,46 @@
 //! - [`workloads`]: synthetic workloads and measuring runs for the benchmark harness.
 //!
 //! # The partitioning algorithm, and why
-//! A plan is *community moves, then greedy refinement, cut at the best prefix*:
+//! A plan is *community moves, then greedy refinement and pairwise exchange, cut at the best
+//! prefix*, all on a virtual copy of the assignment:
 //!
 //! 1. **Communities by size-constrained label propagation** (as in the coarsening of
-//!    KaHIP/Meyerhenke et al.): each vertex takes the label most of its traffic goes to, with
-//!    no community heavier than a fraction of a shard. Every community then moves whole to
-//!    the shard that already holds most of it, when that keeps the shard within its limit.
-//! 2. **Greedy single-vertex refinement** (label propagation on shards): each vertex moves to
-//!    the neighbouring shard with the best strictly positive gain that has room.
-//! 3. **Best prefix** (Fiduccia–Mattheyses): every move is logged with its exact effect on the
-//!    cut; the plan is the prefix of at most `moves_max` moves with the lowest cut.
+//!    KaHIP / Meyerhenke, Sanders and Schulz): each vertex takes the label most of its traffic
+//!    goes to, with no community heavier than a quarter of a shard's fair share. It is seeded
+//!    by a capped union-find over heaviest-neighbour links, which replaces the costliest first
+//!    pass. Communities depend on the graph only, so rounds on a static graph agree on them.
+//! 2. **Community moves**: each community moves whole to the shard that already holds most of
+//!    it (communities mostly in place choose first), when that keeps the shard within its
+//!    limit. The stage is priced as one block by recomputing the cut once.
+//! 3. **Greedy refinement** (label propagation on shards): each vertex moves to the
+//!    neighbouring shard with the best strictly positive gain that has room; vertices whose
+//!    best shard is full leave a wish, and wishes between two full shards are **exchanged** in
+//!    pairs, as Orleans' ActivationRepartitioner (after ActOp) does.
+//! 4. **Best prefix** (Fiduccia–Mattheyses): every move or block is logged with its exact
+//!    effect on the cut; the plan is the prefix of at most `moves_max` moves with the lowest
+//!    cut, and it is empty unless it lowers the cut by `improvement_min_pct`.
 //!
-//! Why not pairwise exchange alone, as Orleans' ActivationRepartitioner (after ActOp) does?
-//! Exchange only swaps single actors between two shards when both sides gain; a game of 8
-//! players spread over 8 shards has no such move until most of it is already together, so it
-//! converges slowly and stalls on ties. Why not plain label propagation? The same tie problem:
-//! a community split 4/4 gives no vertex a positive gain. Moving communities whole removes
-//! those plateaus in one round; refinement cleans the border; the best-prefix rule makes the
-//! combination safe: a plan never raises the cut, and with integer weights the cut strictly
-//! falls each round that moves anything, so rounds on a static graph converge instead of
-//! oscillating. Why not full multilevel partitioning (METIS)? It recomputes a partition from
-//! scratch, ignoring where actors are, so it moves nearly everything; ours starts from the
-//! current assignment and moves only what pays. Every stage is linear in the edges per pass,
-//! on a compact CSR graph (see [`graph`] for why not petgraph on the hot path), with the
-//! hierarchical topology cost priced in O(1) per candidate shard (see [`layout`]).
+//! Why not pairwise exchange alone, as Orleans does? Exchange only swaps single actors between
+//! two shards when both sides gain; a game of 8 players spread over 16 shards has no such move
+//! until most of it is already together, so it converges slowly and stalls on ties. Why not
+//! plain label propagation on shards? The same plateaus: a community split 4/4 gives no vertex
+//! a positive gain. Moving communities whole removes those plateaus in one round; refinement
+//! and exchange clean the borders; the best-prefix rule makes the mix safe: a plan never
+//! raises the cut, and with integer weights the cut strictly falls each round that moves
+//! anything, so rounds on a static graph converge instead of oscillating. Why not full
+//! multilevel partitioning (METIS)? It partitions from scratch, ignoring where actors are, so
+//! it moves nearly everything every time; ours starts from the current assignment and moves
+//! only what pays.
+//!
+//! Cost: every stage is a few linear passes over a compact CSR graph (see [`graph`] for why
+//! not petgraph on the hot path), the hierarchical topology cost is priced in O(1) per
+//! candidate shard (see [`layout`]), random loads are issued in blocks so they overlap, and an
+//! exact test (a vertex whose own shard or label holds half its traffic cannot gain) skips
+//! most vertices.
 //!
 //! Known gaps: costs are per level (core, NUMA node, host), not a full NUMA distance matrix;
-//! a vertex only considers shards that already hold a neighbour.
+//! a vertex only considers shards that already hold a neighbour; vertex weights balance one
+//! resource (actor count by default), while memory is balanced by [`memory`] separately.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -17,10 +17,14 @@ fn small(capacity: usize) -> Tracker {
 
 fn check_heap(tracker: &Tracker) {
     for i in 1..tracker.heap.len() {
-        assert!(!tracker.less(i, (i - 1) / 2), "heap order broken at {i}");
+        let parent = (i - 1) / ARITY;
+        assert!(
+            tracker.heap[parent].count <= tracker.heap[i].count,
+            "heap broken at {i}"
+        );
     }
-    for (place, &slot) in tracker.heap.iter().enumerate() {
-        assert_eq!(tracker.position[slot as usize] as usize, place);
+    for (place, entry) in tracker.heap.iter().enumerate() {
+        assert_eq!(tracker.position[entry.slot as usize] as usize, place);
     }
     assert_eq!(tracker.index.len(), tracker.slots.len());
     for (slot, s) in tracker.slots.iter().enumerate() {
@@ -102,6 +106,7 @@ fn memory_stays_under_its_bound() {
     for memory_bytes_max in [200, 1_000, 64 << 10, 1 << 20, 10 << 20] {
         let config = Config {
             memory_bytes_max,
+            sample_every: 1,
             ..Config::default()
         };
         let mut tracker = Tracker::new(config).unwrap();

@@ -61,8 +61,11 @@ pub(crate) fn halo(shape: &HaloShape, rng: &mut Rng) -> Result<CommGraph> {
     let players = games * TEAM;
     let mut seats: Vec<u64> = (0..players as u64).collect();
     rng.shuffle(&mut seats);
+    // Every message counted: a simulated epoch carries a handful of messages per pair, where
+    // the engine's window carries thousands (and samples).
     let config = tracker::Config {
         memory_bytes_max: shape.tracker_bytes,
+        sample_every: 1,
         ..Default::default()
     };
     let mut tracker = Tracker::new(config)?;
