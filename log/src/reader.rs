@@ -143,19 +143,47 @@ impl Snapshot {
 
     /// Iterates the records at or after `position`. Stops after yielding an error.
     pub fn iter_from(&self, position: u64) -> Iter<'_> {
+        let seg = self
+            .segs
+            .partition_point(|s| s.base() <= position)
+            .saturating_sub(1);
         Iter {
             snapshot: self,
             position,
+            seg,
             done: false,
         }
     }
 }
 
-/// Iterator over a [`Snapshot`].
+/// Iterator over a [`Snapshot`]. Remembers its segment, so each step is one frame decode.
 pub struct Iter<'a> {
     snapshot: &'a Snapshot,
     position: u64,
+    seg: usize,
     done: bool,
+}
+
+impl Iter<'_> {
+    fn step(&mut self) -> Result<Option<Record>, ReadError> {
+        let snapshot = self.snapshot;
+        if self.position >= snapshot.end {
+            return Ok(None);
+        }
+        loop {
+            let Some(seg) = snapshot.segs.get(self.seg) else {
+                return Ok(None);
+            };
+            if let Some(r) = seg.next_from(self.position, snapshot.end)? {
+                self.position = r.end();
+                return Ok(Some(r));
+            }
+            self.seg += 1;
+            if let Some(next) = snapshot.segs.get(self.seg) {
+                self.position = self.position.max(next.base());
+            }
+        }
+    }
 }
 
 impl Iterator for Iter<'_> {
@@ -165,11 +193,8 @@ impl Iterator for Iter<'_> {
         if self.done {
             return None;
         }
-        match self.snapshot.next_from(self.position) {
-            Ok(Some(r)) => {
-                self.position = r.end();
-                Some(Ok(r))
-            }
+        match self.step() {
+            Ok(Some(r)) => Some(Ok(r)),
             Ok(None) => {
                 self.done = true;
                 None
