@@ -9,6 +9,19 @@
 //! they strictly increase, and compaction keeps the positions of the records it keeps. The
 //! on-disk format is specified in `docs/log-format.md`.
 //!
+//! # Contract (API boundary for the engine and the adapters)
+//! 1. If `append` resolves with a position, the record is durable: with `Durability::Fsync` it
+//!    survives kill -9 and power loss (under the media assumptions of `docs/log-format.md`).
+//! 2. Positions strictly increase in append order; a record keeps its position for its whole
+//!    life, compaction included.
+//! 3. A record's entries are recovered all or none.
+//! 4. Readers (`read`, `snapshot`, `tail`) only ever return durable records, and a record they
+//!    return is byte for byte what was appended (CRC-checked on every read).
+//! 5. Damage that could hide acknowledged records is an error naming file, offset and position;
+//!    only an unacknowledged torn tail is cut, and the cut is reported.
+//! 6. A `Log` belongs to the glommio executor that opened it; one process opens a directory at
+//!    a time (`LOCK`).
+//!
 //! # Module map
 //! - [`frame`]: the byte layout (segment header, frame, entries) and its validation. Pure.
 //! - `segment`: segment file naming and listing; sealed segments read through `segment::mmap`,

@@ -141,9 +141,9 @@ impl Inner {
         self.durable.notify_all();
     }
 
-    fn enqueue(&self, rec: &RecordBuilder) -> Result<(u64, u64), AppendError> {
-        let parts = rec.parts();
-        if parts.is_empty() {
+    /// Checks a record against the configuration without appending it.
+    fn check(&self, rec: &RecordBuilder) -> Result<(), AppendError> {
+        if rec.entry_count() == 0 {
             return Err(AppendError::Empty);
         }
         let size = rec.size();
@@ -153,6 +153,12 @@ impl Inner {
                 max: self.config.record_bytes_max,
             });
         }
+        Ok(())
+    }
+
+    fn enqueue(&self, rec: &RecordBuilder) -> Result<(u64, u64), AppendError> {
+        self.check(rec)?;
+        let parts = rec.parts();
         let flen = rec.frame_len() as u64;
         let mut st = self.state.borrow_mut();
         if let Some(f) = &st.failed {
@@ -307,6 +313,24 @@ impl Log {
         let (position, end) = self.inner.enqueue(record)?;
         self.inner.wait_durable(end).await?;
         Ok(position)
+    }
+
+    /// Appends several records, in order, and resolves with their positions once all are
+    /// durable. Each record is still atomic on its own; the batch as a whole is not (a crash
+    /// can keep a prefix of it). If one record is refused (too large, empty), none is appended.
+    pub async fn append_batch(&self, records: &[RecordBuilder]) -> Result<Vec<u64>, AppendError> {
+        for r in records {
+            self.inner.check(r)?;
+        }
+        let mut positions = Vec::with_capacity(records.len());
+        let mut end = 0;
+        for r in records {
+            let (position, e) = self.inner.enqueue(r)?;
+            positions.push(position);
+            end = e;
+        }
+        self.inner.wait_durable(end).await?;
+        Ok(positions)
     }
 
     /// Appends a record holding one entry of `kind` with `payload` as is.

@@ -299,3 +299,34 @@ fn spare_segments_and_leftovers_are_cleaned_up() {
         assert_eq!(names(&path), files);
     });
 }
+
+#[test]
+fn append_batch_is_all_checked_then_durable_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    run(move || async move {
+        let log = Log::open(&path, small()).await.unwrap();
+        let mut records: Vec<RecordBuilder> = (0..10u8)
+            .map(|i| {
+                let mut r = RecordBuilder::new();
+                r.push_bytes(1, &[i; 10]);
+                r
+            })
+            .collect();
+        let fsyncs = log.stats().fsyncs;
+        let positions = log.append_batch(&records).await.unwrap();
+        assert_eq!(log.stats().fsyncs - fsyncs, 1, "one commit for the batch");
+        for (i, p) in positions.iter().enumerate() {
+            assert_eq!(
+                log.read(*p).unwrap().entries().next().unwrap().payload,
+                [i as u8; 10]
+            );
+        }
+        records[5] = RecordBuilder::new();
+        let end = log.durable_end();
+        let r = log.append_batch(&records).await;
+        assert!(matches!(r, Err(AppendError::Empty)));
+        assert_eq!(log.durable_end(), end, "a refused batch appends nothing");
+        log.close().await.unwrap();
+    });
+}
