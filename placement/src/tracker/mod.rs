@@ -21,12 +21,12 @@
 //! each tracked pair to its slot; the number of counters never exceeds `capacity`, which is
 //! derived from the memory bound so that [`Tracker::memory_bytes`] stays under it.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use petgraph::graph::{NodeIndex, UnGraph};
 
 use crate::error::{Error, Result};
+use index::PairIndex;
+
+mod index;
 
 /// The engine's numeric actor identity (a hash of type and key).
 pub type ActorId = u64;
@@ -38,8 +38,8 @@ pub struct Config {
     pub memory_bytes_max: usize,
     /// Count one message in this many (1 counts every message). The default, 16, keeps the
     /// message-path cost to a counter decrement for 15 messages in 16 (a counted message costs
-    /// a hash lookup and, when the pair is new, an eviction: 150 to 400 ns measured on the
-    /// shared 2-core build machine); pairs heavy enough to matter send thousands of messages,
+    /// an index lookup and, when the pair is new, an eviction: over a hundred nanoseconds when
+    /// the tables are out of cache); pairs heavy enough to matter send thousands of messages,
     /// so their estimate moves by a few percent.
     pub sample_every: u32,
     /// Weight left to old traffic after one [`Tracker::decay`] (0 < decay <= 1).
@@ -68,29 +68,9 @@ struct Entry {
     slot: u32,
 }
 
-/// A small multiplicative hasher: the keys are already-hashed actor ids, so SipHash's
-/// protection against chosen keys buys nothing on this path and costs several times more.
-#[derive(Default)]
-struct PairHasher(u64);
-
-impl Hasher for PairHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, value: u64) {
-        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
 /// Bytes a counter costs at most: the slot, its heap and position entries, and its share of
-/// the hash table (at 7/8 load, rounded up to a power of two: up to 2 × 8/7 buckets of a
-/// 24-byte entry and a control byte).
-const COUNTER_BYTES_MAX: usize = 24 + 16 + 4 + 58;
+/// the index (at most half full, rounded up to a power of two: up to 4 buckets of 24 bytes).
+const COUNTER_BYTES_MAX: usize = 24 + 16 + 4 + 4 * 24;
 
 /// Children per heap node.
 const ARITY: usize = 4;
@@ -112,7 +92,7 @@ const ARITY: usize = 4;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Tracker {
-    index: HashMap<(ActorId, ActorId), u32, BuildHasherDefault<PairHasher>>,
+    index: PairIndex,
     slots: Vec<Slot>,
     heap: Vec<Entry>,
     position: Vec<u32>,
@@ -155,7 +135,7 @@ impl Tracker {
 
     fn with_capacity(capacity: usize, config: Config) -> Self {
         Self {
-            index: HashMap::with_capacity_and_hasher(capacity, Default::default()),
+            index: PairIndex::with_capacity(capacity),
             slots: Vec::with_capacity(capacity),
             heap: Vec::with_capacity(capacity),
             position: Vec::with_capacity(capacity),
@@ -175,13 +155,10 @@ impl Tracker {
     /// Heap memory the tracker uses, in bytes (allocated capacity, not just what is filled).
     pub fn memory_bytes(&self) -> usize {
         // hashbrown keeps at least 4 buckets and at most 7/8 of them full.
-        let buckets = (self.index.capacity() * 8 / 7 + 1)
-            .next_power_of_two()
-            .max(4);
-        self.slots.capacity() * size_of::<Slot>()
+        self.index.bytes()
+            + self.slots.capacity() * size_of::<Slot>()
             + self.heap.capacity() * size_of::<Entry>()
             + self.position.capacity() * size_of::<u32>()
-            + buckets * (size_of::<((ActorId, ActorId), u32)>() + 1)
     }
 
     /// Records one message from `from` to `to` (direction is ignored; self-messages are).
@@ -208,7 +185,7 @@ impl Tracker {
         }
         let pair = (a.min(b), a.max(b));
         let amount = messages * self.unit;
-        if let Some(&slot) = self.index.get(&pair) {
+        if let Some(slot) = self.index.get(pair) {
             let place = self.position[slot as usize] as usize;
             self.heap[place].count += amount;
             self.sift_down(place);
@@ -226,7 +203,7 @@ impl Tracker {
             // Space-saving: the newcomer takes the smallest counter and its count as error.
             let root = self.heap[0];
             let evicted = &mut self.slots[root.slot as usize];
-            self.index.remove(&evicted.pair);
+            self.index.remove(evicted.pair);
             evicted.error = root.count;
             evicted.pair = pair;
             self.index.insert(pair, root.slot);
@@ -355,5 +332,4 @@ pub fn graph(edges: impl IntoIterator<Item = (ActorId, ActorId, f64)>) -> UnGrap
 }
 
 #[cfg(test)]
-#[path = "tracker_tests.rs"]
 mod tests;

@@ -28,7 +28,7 @@ fn check_heap(tracker: &Tracker) {
     }
     assert_eq!(tracker.index.len(), tracker.slots.len());
     for (slot, s) in tracker.slots.iter().enumerate() {
-        assert_eq!(tracker.index.get(&s.pair), Some(&(slot as u32)));
+        assert_eq!(tracker.index.get(s.pair), Some(slot as u32));
     }
 }
 
