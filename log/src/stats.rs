@@ -24,6 +24,10 @@ pub struct Stats {
     pub durable_end: u64,
     /// Segment files, active one included.
     pub segments: u64,
+    /// Segments sealed and replaced by a new active segment.
+    pub segment_rolls: u64,
+    /// Rolls that found no prepared spare and zero-filled the new segment while appends waited.
+    pub rolls_without_spare: u64,
     /// Records retired by the owner.
     pub retired: u64,
     /// Segment files deleted because all their records were retired.

@@ -270,7 +270,13 @@ async fn roll(inner: &Rc<Inner>, active: &mut Active, next_base: u64) -> Result<
         )
     })?;
     sealed.records.set(Some(active.records));
+    let had_spare = inner.spare.borrow().is_some();
     let new_active = create_segment(inner, next_base).await?;
+    {
+        let mut st = inner.state.borrow_mut();
+        st.stats.segment_rolls += 1;
+        st.stats.rolls_without_spare += u64::from(!had_spare);
+    }
     let old = std::mem::replace(active, new_active);
     inner.install_sealed(Rc::new(sealed));
     if let Ok(file) = Rc::try_unwrap(old.file) {

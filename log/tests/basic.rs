@@ -275,6 +275,9 @@ fn spare_segments_and_leftovers_are_cleaned_up() {
             log.append_bytes(1, &[7u8; 1000]).await.unwrap();
             appended += 1;
         }
+        let stats = log.stats();
+        assert_eq!(stats.segment_rolls, 3, "{stats:?}");
+        assert!(stats.rolls_without_spare <= stats.segment_rolls);
         log.close().await.unwrap();
         let files = names(&path);
         assert!(
