@@ -525,6 +525,47 @@ mod tests {
         assert_eq!(report, run_memory(Size::Tiny, 11));
     }
 
+    /// Incrementality: after convergence, scattering 5 % of the actors costs a plan of about
+    /// that many moves (not a reshuffle), and the cut comes back.
+    #[test]
+    fn a_converged_placement_repairs_with_few_moves() {
+        let mut rng = Rng::new(21);
+        let graph = generate::communities(3_000, 8, 2, &mut rng).unwrap();
+        let layout = layout_for(Size::Tiny).unwrap();
+        let mut assignment: Vec<ShardId> =
+            (0..3_000).map(|_| ShardId(rng.below(4) as u32)).collect();
+        let config = Config {
+            moves_max: 3_000,
+            ..Config::default()
+        };
+        let round = |assignment: &[ShardId]| {
+            let problem = Problem {
+                graph: &graph,
+                assignment,
+                layout: &layout,
+                immovable: &[],
+                capacities: None,
+            };
+            partition::plan(&problem, &config).unwrap()
+        };
+        for _ in 0..ROUNDS_MAX {
+            let plan = round(&assignment);
+            if plan.moves.is_empty() {
+                break;
+            }
+            plan.apply(&mut assignment);
+        }
+        let converged = partition::cut(&graph, &assignment, &layout).unwrap();
+        for v in (0..3_000).step_by(20) {
+            assignment[v] = ShardId((assignment[v].0 + 1) % 4);
+        }
+        let scattered = partition::cut(&graph, &assignment, &layout).unwrap();
+        let plan = round(&assignment);
+        assert!(scattered > converged);
+        assert!(plan.moves.len() <= 2 * 150, "{} moves", plan.moves.len());
+        assert!(plan.cut_after as f64 <= converged as f64 * 1.02, "{plan:?}");
+    }
+
     #[test]
     fn large_plan_runs_at_tiny_size() {
         let report = run_large_plan(Size::Tiny, 5);
