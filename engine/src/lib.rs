@@ -111,6 +111,9 @@
 //!   must forward (the migration design already requires that callers see no error).
 //! - `HashPlacement` hashes with `DefaultHasher::new()`: stable within one build, not
 //!   across Rust versions, so a cluster needs a versioned hash.
+//! - A turn still running when the shutdown timeout expires is abandoned with its shard's
+//!   executor: the messages queued behind it fail with `ShutDown`, but its own caller gets
+//!   no answer unless the call carried a timeout.
 //! - Stateless calls made on a shard stay on that shard (no spreading to idle shards).
 //! - Journaling (event-sourced actors) is not here yet; `Shard::log()` is where it will
 //!   append.

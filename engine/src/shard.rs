@@ -431,9 +431,19 @@ pub(crate) async fn close(core: Rc<ShardCore>, deadline: Instant) {
     )
     .await;
     if late {
+        // Turns still running are abandoned with the executor; what waits behind them is
+        // failed here so its callers hear about it.
+        let mut failed = 0;
+        for table in &core.tables {
+            failed += table.abandon(&Error::ShutDown);
+        }
+        for _ in 0..failed {
+            drop_one(&core.counters.inflight);
+        }
         tracing::warn!(
             shard = core.id,
             live = core.live.get(),
+            failed,
             "activations did not stop in time"
         );
     }

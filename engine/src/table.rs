@@ -87,6 +87,9 @@ pub(crate) trait AnyTable {
     fn tick(&self);
     /// Asks every activation to deactivate once its queue is empty (shutdown).
     fn stop_all(&self);
+    /// Fails every queued message with `error` and forgets every key (end of a shutdown
+    /// that ran out of time); returns how many messages it failed.
+    fn abandon(&self, error: &crate::error::Error) -> u64;
     /// How often `tick` should run.
     fn tick_period(&self) -> Duration;
     /// Keys with a slot.
@@ -115,6 +118,18 @@ impl<A: Actor> AnyTable for Table<A> {
         for slot in self.entries.borrow().values() {
             slot.sweep(0, IDLE_TICKS, true);
         }
+    }
+
+    fn abandon(&self, error: &crate::error::Error) -> u64 {
+        let slots: Vec<Rc<Slot<A>>> = self.entries.borrow_mut().drain().map(|(_, s)| s).collect();
+        let mut failed = 0;
+        for slot in slots {
+            for env in slot.drain() {
+                env.fail(error.clone());
+                failed += 1;
+            }
+        }
+        failed
     }
 
     fn tick_period(&self) -> Duration {

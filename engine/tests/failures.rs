@@ -265,3 +265,36 @@ fn each_shard_opens_its_log_and_closes_it_at_shutdown() {
     }
     engine.shutdown().unwrap();
 }
+
+#[test]
+fn shutdown_gives_up_at_its_timeout_and_fails_what_is_left() {
+    let (probe, _rx) = Probe::new();
+    probe.gate_open.store(false, Ordering::SeqCst);
+    let engine = builder(probe)
+        .shutdown_timeout(Duration::from_millis(50))
+        .register::<Counter>()
+        .start()
+        .unwrap();
+    let stuck = engine.actor::<Counter>(8u64);
+    stuck.tell_blocking(Gate).unwrap(); // never finishes: the gate stays shut
+    let waiting: Vec<_> = (0..3)
+        .map(|_| {
+            let handle = engine.handle();
+            std::thread::spawn(move || handle.actor::<Counter>(8u64).call_blocking(Add(1)))
+        })
+        .collect();
+    // Wait until the three calls are queued behind the stuck turn.
+    let home = stuck.home_shard().unwrap();
+    while engine.stats()[home].in_flight < 4 {
+        std::thread::yield_now();
+    }
+    engine.shutdown().unwrap();
+    // The stuck turn is abandoned; the calls queued behind it are failed, not left hanging.
+    for caller in waiting {
+        let error = caller.join().unwrap().unwrap_err();
+        assert!(
+            matches!(error, Error::ActorGone { .. } | Error::ShutDown),
+            "{error}"
+        );
+    }
+}
