@@ -116,6 +116,19 @@ fn topology_costs_beat_the_plain_cut() {
 }
 
 #[test]
+fn empty_graphs_and_single_shards_plan_nothing() {
+    let empty = CommGraph::from_edges(vec![], &[]).unwrap();
+    let layout = ShardLayout::flat(3).unwrap();
+    let plan = plan(&problem(&empty, &[], &layout, &[]), &Config::default()).unwrap();
+    assert!(plan.moves.is_empty() && plan.cut_before == 0);
+    let graph = CommGraph::from_edges(vec![1; 3], &[(0, 1, 2), (1, 2, 2)]).unwrap();
+    let one = ShardLayout::flat(1).unwrap();
+    let assignment = shards(&[0, 0, 0]);
+    let plan = super::plan(&problem(&graph, &assignment, &one, &[]), &Config::default());
+    assert_eq!(plan.unwrap().moves, vec![]);
+}
+
+#[test]
 fn capacities_shift_fair_shares() {
     let limits = balance_limits(100, 2, Some(&[30, 100]), 0.1).unwrap();
     assert_eq!(limits, vec![25, 84]);
