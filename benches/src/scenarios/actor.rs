@@ -119,6 +119,19 @@ fn outcome(
     };
     for m in std::iter::once(ours).chain(peers) {
         out.work.extend(work(m, |r| (r.messages, r.hash)));
+        if let Ok(r) = &m.result
+            && r.latencies.count() > 0
+        {
+            out.notes.push(format!(
+                "{}{}: mean {:.2} µs, p99.9 {:.1} µs, max {:.0} µs per call",
+                m.system,
+                text.split_once("; ")
+                    .map_or(String::new(), |(_, tag)| format!(" ({tag})")),
+                r.secs * 1e6 / r.messages.max(1) as f64,
+                r.latencies.quantile_us(0.999),
+                r.latencies.quantile_us(1.0)
+            ));
+        }
     }
     out
 }
@@ -216,6 +229,11 @@ impl crate::scenario::Scenario for CallCrossShard {
         out.rows.extend(more.rows);
         out.work
             .extend(more.work.into_iter().filter(|w| w.system == "quark-parked"));
+        out.notes.extend(
+            more.notes
+                .into_iter()
+                .filter(|n| n.starts_with("quark-parked")),
+        );
         out.notes.push(
             "quark runs twice: with its default idle policy (shards spin 10 ms before parking) \
              and, in the rows whose load ends in \"quark parked\", with shards that park at once \

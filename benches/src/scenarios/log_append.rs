@@ -39,8 +39,11 @@ impl Scenario for LogAppend {
             let (ours, peers) = measure_level(ctx, &load);
             let level = outcome(self.name(), &load, &ours, &peers);
             out.rows.extend(level.rows);
-            out.work.extend(level.work);
-            let prefix = format!("{appenders} appenders: ");
+            out.work.extend(level.work.into_iter().map(|mut w| {
+                w.system = format!("{}@{appenders}", w.system);
+                w
+            }));
+            let prefix = format!("{appenders} appender(s): ");
             out.notes
                 .extend(level.notes.into_iter().map(|n| format!("{prefix}{n}")));
         }
@@ -90,8 +93,9 @@ fn outcome(
     ours: &Measured<AppendRun>,
     peers: &[Measured<AppendRun>],
 ) -> Outcome {
+    let plural = if load.appenders == 1 { "" } else { "s" };
     let text = format!(
-        "{} appenders, {} B records, 1 shard",
+        "{} appender{plural}, {} B records, 1 shard",
         load.appenders, load.record_bytes
     );
     let durable = ours.result.is_ok();
