@@ -1,7 +1,8 @@
 //! `perf`: quick figures for the engine's messaging paths (the benchmark harness owns the
 //! real `actor.*` scenarios, side by side with peers; this is the engine's own smoke check).
 //!
-//! Run with `cargo run --release -p quark --example perf [scale]` (scale defaults to 1.0).
+//! Run with `cargo run --release -p quark --example perf [scale] [only]` (scale defaults to
+//! 1.0; `only` picks one of `one_shard`, `cross_shard`, `activate`).
 //! Prints tells/s and calls/s on one shard, cross-shard round-trip percentiles with and
 //! without spinning, and activations/s with the resident memory per idle activation.
 
@@ -142,9 +143,18 @@ fn main() -> Result<(), quark::Error> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
+    let only = std::env::args().nth(2).unwrap_or_default();
+    let run = |name: &str| only.is_empty() || only == name;
     let n = |base: f64| (base * scale).max(1.0) as u64;
-    one_shard(n(2_000_000.0))?;
-    cross_shard(n(50_000.0) as usize, Some(Duration::from_millis(10)))?;
-    cross_shard(n(5_000.0) as usize, None)?;
-    activations(n(500_000.0))
+    if run("one_shard") {
+        one_shard(n(2_000_000.0))?;
+    }
+    if run("cross_shard") {
+        cross_shard(n(50_000.0) as usize, Some(Duration::from_millis(10)))?;
+        cross_shard(n(5_000.0) as usize, None)?;
+    }
+    if run("activate") {
+        activations(n(500_000.0))?;
+    }
+    Ok(())
 }

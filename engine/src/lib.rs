@@ -128,6 +128,7 @@ mod context;
 mod engine;
 mod envelope;
 mod error;
+mod hash;
 mod lifecycle;
 mod mailbox;
 mod placement;

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::actor::Actor;
+use crate::hash::SeededState;
 use crate::mailbox::Slot;
 
 /// Ticks of idleness after which an activation is asked to deactivate.
@@ -30,7 +31,7 @@ pub(crate) struct TypeConfig {
 pub(crate) struct Table<A: Actor> {
     pub(crate) index: u32,
     pub(crate) config: TypeConfig,
-    entries: RefCell<HashMap<A::Key, Rc<Slot<A>>>>,
+    entries: RefCell<HashMap<A::Key, Rc<Slot<A>>, SeededState>>,
     epoch: Cell<u32>,
 }
 
@@ -39,7 +40,7 @@ impl<A: Actor> Table<A> {
         Table {
             index,
             config,
-            entries: RefCell::new(HashMap::new()),
+            entries: RefCell::new(HashMap::with_hasher(SeededState::new())),
             epoch: Cell::new(0),
         }
     }
