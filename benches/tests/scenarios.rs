@@ -162,3 +162,43 @@ fn placement_memory() {
     let work = check("placement.memory");
     assert!(ops(&work, "quark") > 0, "{work:?}");
 }
+
+#[test]
+fn unreachable_peers_are_reported_and_the_run_goes_on() {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Port 1 on localhost refuses connections: both peers must come back "unavailable".
+    let nowhere = Endpoints {
+        postgres: "postgres://quark:quark@127.0.0.1:1/quark".to_owned(),
+        redis: "redis://127.0.0.1:1/".to_owned(),
+    };
+    let scenarios = runner::select(&["log.replay".to_owned()]).unwrap_or_else(|e| panic!("{e}"));
+    let run = runner::run(&scenarios, Size::Tiny, &nowhere);
+    let outcome = &run.outcomes[0].1;
+    let row = &outcome.rows[0];
+    assert!(
+        matches!(row.ours, Figure::Value(_)),
+        "quark still ran: {:?}",
+        row.ours
+    );
+    for peer in ["postgres", "redis"] {
+        let figure = row.peers.iter().find(|(n, _)| n == peer).map(|(_, f)| f);
+        assert!(
+            matches!(figure, Some(Figure::Unavailable(_))),
+            "{peer}: {figure:?}"
+        );
+    }
+    let text = runner::render(&run);
+    assert!(
+        text.contains("unavailable: connecting to PostgreSQL"),
+        "{text}"
+    );
+    assert!(text.contains("unavailable: connecting to Redis"), "{text}");
+    assert_eq!(
+        outcome.unavailable().len(),
+        2,
+        "{:?}",
+        outcome.unavailable()
+    );
+}
