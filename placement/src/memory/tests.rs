@@ -132,6 +132,38 @@ fn apply(loads: &mut [ShardLoad], actors: &mut [ActorMemory], plan: &Plan) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
+    /// `place` never picks a shard that would end above its high watermark, keeps the home
+    /// while the home stays under the low watermark, and fails only when every shard is full.
+    #[test]
+    fn placement_respects_the_watermarks(
+        used in prop::collection::vec((0u64..1_000, 1u64..1_000), 1..8),
+        home in 0usize..8,
+        memory_bytes in 0u64..300,
+    ) {
+        let layout = ShardLayout::flat(used.len()).unwrap();
+        let loads: Vec<ShardLoad> = used.iter().map(|&(u, l)| load(u, l)).collect();
+        let home = ShardId((home % used.len()) as u32);
+        let policy = Policy::default();
+        let level = |s: usize| {
+            (loads[s].memory_bytes_used + memory_bytes) as f64
+                / loads[s].memory_bytes_limit as f64
+        };
+        match place(&loads, &layout, home, memory_bytes, &policy) {
+            Ok(chosen) => {
+                let fits_home = level(home.index()) <= policy.low_watermark;
+                prop_assert!(level(chosen.index()) <= policy.high_watermark || fits_home);
+                if fits_home {
+                    prop_assert_eq!(chosen, home);
+                }
+            }
+            Err(_) => {
+                for s in 0..loads.len() {
+                    prop_assert!(level(s) > policy.high_watermark);
+                }
+            }
+        }
+    }
+
     /// Repeated rounds converge (the last plan is empty), pinned actors never move, no move
     /// lifts its receiver over the high watermark, and the imbalance never rises.
     #[test]
