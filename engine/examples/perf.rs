@@ -2,7 +2,7 @@
 //! real `actor.*` scenarios, side by side with peers; this is the engine's own smoke check).
 //!
 //! Run with `cargo run --release -p quark --example perf [scale] [only]` (scale defaults to
-//! 1.0; `only` picks one of `one_shard`, `cross_shard`, `activate`).
+//! 1.0; `only` picks one of `one_shard`, `raw`, `cross_shard`, `activate`).
 //! Prints tells/s and calls/s on one shard, cross-shard round-trip percentiles with and
 //! without spinning, and activations/s with the resident memory per idle activation.
 
@@ -104,6 +104,55 @@ fn cross_shard(n: usize, spin: Option<Duration>) -> Result<(), quark::Error> {
     engine.shutdown()
 }
 
+/// The floor under `call_cross_shard`: bare glommio executors on CPUs 0 and 1 ping-ponging
+/// a number over two shared channels, measured in the same run.
+fn raw_glommio(n: usize, spin: Option<Duration>) {
+    use glommio::channels::shared_channel;
+    use glommio::{LocalExecutorBuilder, Placement as Cpu};
+    let (ping_tx, ping_rx) = shared_channel::new_bounded::<u64>(64);
+    let (pong_tx, pong_rx) = shared_channel::new_bounded::<u64>(64);
+    let builder = |cpu| {
+        let b = LocalExecutorBuilder::new(Cpu::Fixed(cpu));
+        match spin {
+            Some(spin) => b.spin_before_park(spin),
+            None => b,
+        }
+    };
+    let echo = builder(1).spawn(move || async move {
+        let (rx, tx) = (ping_rx.connect().await, pong_tx.connect().await);
+        while let Some(v) = rx.recv().await {
+            if tx.send(v).await.is_err() {
+                break;
+            }
+        }
+    });
+    let lat = builder(0).spawn(move || async move {
+        let (tx, rx) = (ping_tx.connect().await, pong_rx.connect().await);
+        let mut lat = Vec::with_capacity(n);
+        for v in 0..n as u64 {
+            let start = Instant::now();
+            if tx.send(v).await.is_err() || rx.recv().await.is_none() {
+                break;
+            }
+            lat.push(start.elapsed());
+        }
+        lat
+    });
+    let (Ok(echo), Ok(lat)) = (echo, lat) else {
+        return;
+    };
+    let Ok(mut lat) = lat.join() else { return };
+    let _ = echo.join();
+    lat.sort_unstable();
+    println!(
+        "raw glommio round trip  spin {:>6}  p50 {:>8.1?}  p99 {:>8.1?}  p999 {:>8.1?}",
+        format!("{:?}", spin.unwrap_or_default()),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        percentile(&lat, 0.999)
+    );
+}
+
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm
@@ -148,6 +197,9 @@ fn main() -> Result<(), quark::Error> {
     let n = |base: f64| (base * scale).max(1.0) as u64;
     if run("one_shard") {
         one_shard(n(2_000_000.0))?;
+    }
+    if run("raw") {
+        raw_glommio(n(50_000.0) as usize, Some(Duration::from_millis(10)));
     }
     if run("cross_shard") {
         cross_shard(n(50_000.0) as usize, Some(Duration::from_millis(10)))?;
