@@ -8,7 +8,7 @@ use crate::report::{Better, Row, human};
 use plotters::prelude::*;
 use std::path::Path;
 
-const PANEL_W: u32 = 640;
+const PANEL_W: u32 = 1100;
 const PANEL_H: u32 = 340;
 
 /// A bar: series name, raw value.
@@ -48,24 +48,32 @@ fn bars(row: &Row) -> Vec<Bar> {
     out
 }
 
-/// The group's label: the metric with its direction, and a short tag for the load when a
-/// panel shows one metric under several loads ("halo" from "halo: 1000 actors…", "quark
-/// parked" from "…; quark parked", else "default").
-fn label(row: &Row, many_loads: bool) -> (String, String) {
+/// The group's label: the metric with its direction and, when a panel shows one metric under
+/// several loads, a short tag for the load: its first phrase when that differs across the
+/// panel ("halo" from "halo: 1000 actors…", "64 appenders" from "64 appenders, 128 B…"), else
+/// its last "; " part ("quark parked"), else "default".
+fn label(row: &Row, loads: &[&str], many_loads: bool) -> (String, String) {
     let arrow = if row.better == Better::Higher {
         "↑"
     } else {
         "↓"
     };
-    let workload = match (row.load.split_once(':'), row.load.rsplit_once("; ")) {
-        (Some((tag, _)), _) => tag,
-        (None, Some((_, tag))) => tag,
-        (None, None) => "default",
+    let first = |l: &str| {
+        l.split([':', ',', ';'])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned()
     };
-    let tag = if many_loads {
-        format!("[{workload}]")
-    } else {
+    let tag = if !many_loads {
         String::new()
+    } else if loads.iter().any(|l| first(l) != first(&row.load)) {
+        format!("[{}]", first(&row.load))
+    } else {
+        format!(
+            "[{}]",
+            row.load.rsplit_once("; ").map_or("default", |(_, t)| t)
+        )
     };
     (format!("{} {arrow}", row.metric), tag)
 }
@@ -82,12 +90,12 @@ pub fn draw(path: &Path, rows: &[Row]) -> Result<(), Error> {
             scenarios.push(&r.scenario);
         }
     }
-    let cols = 2usize.min(scenarios.len().max(1));
-    let lines = scenarios.len().div_ceil(cols).max(1);
-    let size = (PANEL_W * cols as u32, PANEL_H * lines as u32);
+    // One panel per line: scenarios with many groups (loads × metrics) need the width.
+    let lines = scenarios.len().max(1);
+    let size = (PANEL_W, PANEL_H * lines as u32);
     let root = SVGBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| svg_err(e.to_string()))?;
-    let panels = root.split_evenly((lines, cols));
+    let panels = root.split_evenly((lines, 1));
     let mut peers: Vec<String> = Vec::new();
     for r in rows {
         for (n, _) in &r.peers {
@@ -112,8 +120,9 @@ fn panel_draw<DB: DrawingBackend>(
     let groups: Vec<((String, String), Vec<Bar>)> = {
         let metrics: Vec<&str> = rows.iter().map(|r| r.metric).collect();
         let many_loads = (1..metrics.len()).any(|i| metrics[..i].contains(&metrics[i]));
+        let loads: Vec<&str> = rows.iter().map(|r| r.load.as_str()).collect();
         rows.iter()
-            .map(|r| (label(r, many_loads), bars(r)))
+            .map(|r| (label(r, &loads, many_loads), bars(r)))
             .collect()
     };
     // Each group is drawn relative to Quark's figure (or its first bar when Quark has none).
@@ -180,7 +189,7 @@ fn panel_draw<DB: DrawingBackend>(
     }
     for (gi, ((metric, tag), _)) in groups.iter().enumerate() {
         let x = gi as f64 + 0.1;
-        let lines = [(metric.clone(), lo * 1.7, 11), (tag.clone(), lo * 1.2, 9)];
+        let lines = [(metric.clone(), lo * 1.7, 10), (tag.clone(), lo * 1.2, 9)];
         let texts = lines
             .into_iter()
             .map(|(t, y, px)| Text::new(t, (x, y), ("sans-serif", px)));
