@@ -45,10 +45,34 @@ pub(crate) fn spawn<A: Actor>(core: &Rc<ShardCore>, table: u32, slot: Rc<Slot<A>
     };
     let worker = slot.add_worker();
     core.live_add();
-    let ctx = Context::new(key, Shard::new(core.clone()), slot, table.index);
+    let ctx = Context::new(key, Shard::new(core.clone()), slot.clone(), table.index);
     // No span is attached to the task: it would cost every idle activation its size; the
     // life-cycle events and per-turn spans carry shard, type and key instead.
-    glommio::spawn_local(run(ctx, table, worker)).detach();
+    let task = run(ctx, table, worker);
+    // `spawn_local` would poll the activation at once, inside its sender's turn: a chain
+    // of first messages would then nest one turn per hop on the stack. Spawning into the
+    // current task queue schedules it instead.
+    let queue = glommio::executor().current_task_queue();
+    match glommio::spawn_local_into(task, queue) {
+        Ok(task) => {
+            task.detach();
+        }
+        Err(error) => {
+            // The current queue exists while a task runs in it, so this should not happen;
+            // if it does, answer what waits instead of leaving it queued forever.
+            tracing::error!(%error, "cannot schedule an activation");
+            slot.remove_worker(worker);
+            core.live_remove();
+            let reason = format!("cannot schedule the activation: {error}");
+            for env in slot.drain() {
+                env.fail(Error::Activation {
+                    actor: type_name::<A>(),
+                    reason: reason.clone(),
+                });
+                drop_one(&core.counters.inflight);
+            }
+        }
+    }
 }
 
 async fn run<A: Actor>(mut ctx: Context<A>, table: Rc<Table<A>>, worker: u32) {

@@ -28,8 +28,7 @@ use crate::table::Table;
 /// when the slot needs one. The key is cloned only then: once per activation, not per
 /// message.
 ///
-/// The push comes first: glommio's `spawn_local` polls the new task at once, and the
-/// activation must find its message.
+/// The push comes first, so the activation finds its message however soon it runs.
 pub(crate) fn enqueue<A: Actor>(
     core: &Rc<ShardCore>,
     slot: &Rc<Slot<A>>,

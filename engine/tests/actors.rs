@@ -287,3 +287,58 @@ fn shard_tasks_reach_actors_without_crossing_threads() {
     assert!(thread_same);
     engine.shutdown().unwrap();
 }
+
+/// Everything on shard 0, so a chain of first messages stays on one thread.
+struct OneShard;
+impl quark::Placement for OneShard {
+    fn home(&self, _: &quark::ActorId, _: usize) -> usize {
+        0
+    }
+}
+
+/// Passes a countdown to the next key: each hop activates a new actor.
+struct Chain(u64);
+impl Message for Chain {
+    type Reply = ();
+}
+
+impl Handler<Chain> for Counter {
+    async fn handle(&mut self, msg: Chain, ctx: &mut Context<Self>) -> Result<(), ActorError> {
+        let probe = probe(ctx);
+        probe.handled.fetch_add(1, Ordering::SeqCst);
+        if msg.0 == 0 {
+            probe.emit(Event::Tick(*ctx.key()));
+            return Ok(());
+        }
+        ctx.actor::<Counter>(ctx.key() + 1)
+            .tell(Chain(msg.0 - 1))
+            .await?;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_long_chain_of_first_activations_does_not_grow_the_stack() {
+    // Regression: glommio polls a spawned task at once, so each new activation used to run
+    // inside its sender's turn; a chain of first messages nested one stack frame set per
+    // hop and overflowed the shard thread's stack. Activations are now scheduled instead.
+    let (probe, rx) = Probe::new();
+    let engine = builder(probe)
+        .placement(OneShard)
+        .register::<Counter>()
+        .start()
+        .unwrap();
+    let hops = 20_000u64;
+    engine
+        .actor::<Counter>(1u64)
+        .tell_blocking(Chain(hops))
+        .unwrap();
+    assert_eq!(
+        wait_for(&rx, |e| matches!(e, Event::Tick(_))),
+        Event::Tick(1 + hops)
+    );
+    let probe = engine.extension::<Probe>().unwrap();
+    assert_eq!(probe.handled.load(Ordering::SeqCst), hops + 1);
+    assert_eq!(engine.stats()[0].active, hops + 1);
+    engine.shutdown().unwrap();
+}

@@ -247,6 +247,7 @@ impl Message for Hold {
 impl Handler<Hold> for Counter {
     async fn handle(&mut self, _: Hold, ctx: &mut Context<Self>) -> Result<(), ActorError> {
         let probe = ctx.shard().extension::<Probe>().unwrap();
+        probe.holding.store(true, Ordering::SeqCst);
         while !probe.gate_open.load(Ordering::SeqCst) {
             glommio::timer::sleep(Duration::from_millis(1)).await;
         }
@@ -270,7 +271,12 @@ fn a_full_mailbox_makes_senders_wait_and_loses_nothing() {
     let blocked_at = engine
         .run_on_blocking(home, move |s| async move {
             let counter = s.actor::<Counter>(key);
-            counter.tell(Hold).await.unwrap(); // taken at once: the turn holds the activation
+            counter.tell(Hold).await.unwrap();
+            // Let the activation start the Hold turn, which keeps it busy.
+            let probe = s.extension::<Probe>().unwrap();
+            while !probe.holding.load(Ordering::SeqCst) {
+                futures_lite::future::yield_now().await;
+            }
             let mut queued = 0;
             loop {
                 let tell = counter.tell(Add(1));

@@ -33,6 +33,7 @@ pub struct Probe {
     pub overlaps: AtomicU64,
     pub handled: AtomicU64,
     pub gate_open: AtomicBool,
+    pub holding: AtomicBool,
 }
 
 impl Probe {
@@ -44,6 +45,7 @@ impl Probe {
             overlaps: AtomicU64::new(0),
             handled: AtomicU64::new(0),
             gate_open: AtomicBool::new(true),
+            holding: AtomicBool::new(false),
         };
         (probe, rx)
     }
