@@ -111,20 +111,55 @@ pub fn draw(path: &Path, rows: &[Row]) -> Result<(), Error> {
     root.present().map_err(|e| svg_err(e.to_string()))
 }
 
+/// A group of bars: its label (metric, load tag) and its bars.
+type Group = ((String, String), Vec<Bar>);
+
+fn groups_of(rows: &[&Row]) -> Vec<Group> {
+    let metrics: Vec<&str> = rows.iter().map(|r| r.metric).collect();
+    let many_loads = (1..metrics.len()).any(|i| metrics[..i].contains(&metrics[i]));
+    let loads: Vec<&str> = rows.iter().map(|r| r.load.as_str()).collect();
+    rows.iter()
+        .map(|r| (label(r, &loads, many_loads), bars(r)))
+        .collect()
+}
+
+/// The bars of one series and their value labels.
+type Shapes = (
+    Vec<Rectangle<(f64, f64)>>,
+    Vec<Text<'static, (f64, f64), String>>,
+);
+
+/// The bars of series `name` across the groups, and their value labels.
+fn series_shapes(name: &str, c: RGBColor, groups: &[Group], norm: &[f64], lo: f64) -> Shapes {
+    let mut rects = Vec::new();
+    let mut texts = Vec::new();
+    for (gi, (_, b)) in groups.iter().enumerate() {
+        let Some(bi) = b.iter().position(|(n, _)| n == name) else {
+            continue;
+        };
+        let width = 0.8 / b.len() as f64;
+        let x0 = gi as f64 + 0.1 + width * bi as f64;
+        let y = b[bi].1 / norm[gi];
+        rects.push(Rectangle::new(
+            [(x0, lo), (x0 + width * 0.9, y)],
+            c.filled(),
+        ));
+        texts.push(Text::new(
+            human(b[bi].1),
+            (x0, y * 1.15),
+            ("sans-serif", 11),
+        ));
+    }
+    (rects, texts)
+}
+
 fn panel_draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     scenario: &str,
     rows: &[&Row],
     peers: &[String],
 ) -> Result<(), String> {
-    let groups: Vec<((String, String), Vec<Bar>)> = {
-        let metrics: Vec<&str> = rows.iter().map(|r| r.metric).collect();
-        let many_loads = (1..metrics.len()).any(|i| metrics[..i].contains(&metrics[i]));
-        let loads: Vec<&str> = rows.iter().map(|r| r.load.as_str()).collect();
-        rows.iter()
-            .map(|r| (label(r, &loads, many_loads), bars(r)))
-            .collect()
-    };
+    let groups = groups_of(rows);
     // Each group is drawn relative to Quark's figure (or its first bar when Quark has none).
     let norm: Vec<f64> = groups
         .iter()
@@ -158,25 +193,7 @@ fn panel_draw<DB: DrawingBackend>(
         .collect();
     for (si, name) in series.iter().enumerate() {
         let c = color(name, si.saturating_sub(2));
-        let mut rects = Vec::new();
-        let mut texts = Vec::new();
-        for (gi, (_, b)) in groups.iter().enumerate() {
-            let Some(bi) = b.iter().position(|(n, _)| n == name) else {
-                continue;
-            };
-            let width = 0.8 / b.len() as f64;
-            let x0 = gi as f64 + 0.1 + width * bi as f64;
-            let y = b[bi].1 / norm[gi];
-            rects.push(Rectangle::new(
-                [(x0, lo), (x0 + width * 0.9, y)],
-                c.filled(),
-            ));
-            texts.push(Text::new(
-                human(b[bi].1),
-                (x0, y * 1.15),
-                ("sans-serif", 11),
-            ));
-        }
+        let (rects, texts) = series_shapes(name, c, &groups, &norm, lo);
         if rects.is_empty() {
             continue;
         }
