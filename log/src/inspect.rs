@@ -7,12 +7,12 @@
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 
 use rkyv::util::AlignedVec;
 
-use crate::error::{CorruptReason, Corruption, IoFailure, OpenError, ReadError};
+use crate::error::{CorruptReason, Corruption, IoFailure, OpenError};
 use crate::frame::{self, HeaderProblem, SEGMENT_HEADER_LEN, SegmentKind};
 use crate::reader::Snapshot;
 use crate::recovery::{FORMAT_FILE, FORMAT_TEXT, LOCK_FILE, Truncation, scan_tail};
@@ -103,7 +103,7 @@ impl Inspector {
         }
         let end = match (&tail, sealed.last()) {
             (Some(t), _) => t.base + t.valid,
-            (None, Some(s)) => s.end().map_err(read_to_open)?.unwrap_or(s.base()),
+            (None, Some(s)) => s.end().map_err(|e| s.as_corruption(e))?.unwrap_or(s.base()),
             (None, None) => 0,
         };
         let snapshot = Snapshot::from_parts(sealed.clone(), tail_chunks, end);
@@ -124,7 +124,7 @@ impl Inspector {
     pub fn verify(&self) -> Result<VerifyReport, Corruption> {
         let mut records = 0u64;
         for s in &self.sealed {
-            let (_, n) = s.walk(true).map_err(read_to_corruption)?;
+            let (_, n) = s.walk().map_err(|e| s.as_corruption(e))?;
             records += n;
         }
         if let Some(t) = &self.tail {
@@ -211,23 +211,4 @@ fn inspect_tail(base: u64, path: &Path) -> Result<Tail, OpenError> {
         damage,
     };
     Ok(Tail::Plain(view, data))
-}
-
-fn read_to_corruption(e: ReadError) -> Corruption {
-    match e {
-        ReadError::Corrupt(c) => c,
-        other => Corruption {
-            path: PathBuf::new(),
-            offset: 0,
-            position: 0,
-            reason: match other {
-                ReadError::NoRecord(_) | ReadError::PastEnd { .. } => CorruptReason::BadLength,
-                ReadError::Corrupt(c) => c.reason,
-            },
-        },
-    }
-}
-
-fn read_to_open(e: ReadError) -> OpenError {
-    OpenError::Corrupt(read_to_corruption(e))
 }

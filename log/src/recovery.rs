@@ -307,17 +307,6 @@ fn zero_fill(path: &Path, from: u64, to: u64) -> Result<(), IoFailure> {
     f.sync_data().map_err(io("fdatasync", path))
 }
 
-fn read_to_open(e: crate::ReadError) -> OpenError {
-    match e {
-        crate::ReadError::Corrupt(c) => OpenError::Corrupt(c),
-        other => OpenError::Io(IoFailure::new(
-            "read",
-            "",
-            std::io::Error::other(other.to_string()),
-        )),
-    }
-}
-
 impl From<SealedError> for OpenError {
     fn from(e: SealedError) -> Self {
         match e {
@@ -365,7 +354,7 @@ pub(crate) async fn open(dir: &Path, config: Config) -> Result<Log, OpenError> {
     // one, else where the removed blank segment started, else at 0.
     let fresh_base = match (&tail, sealed.values().next_back()) {
         (Some(t), _) => t.base,
-        (None, Some(s)) => s.end().map_err(read_to_open)?.unwrap_or(0),
+        (None, Some(s)) => s.end().map_err(|e| s.as_corruption(e))?.unwrap_or(0),
         (None, None) => last.as_ref().map_or(0, |(b, _)| *b),
     };
     let inner = build_inner(dir, config, sealed, lock, report, tail, fresh_base).await?;

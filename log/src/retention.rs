@@ -92,7 +92,7 @@ impl Log {
         for (seg, dead) in candidates {
             let records = match seg.records.get() {
                 Some(r) => r,
-                None => seg.walk(false).map_err(read_to_compact)?.1,
+                None => seg.walk().map_err(|e| seg.as_corruption(e))?.1,
             };
             seg.records.set(Some(records));
             if dead.len() as u64 >= records {
@@ -137,7 +137,10 @@ impl Log {
         dead: &HashSet<u64>,
         report: &mut CompactReport,
     ) -> Result<(), CompactError> {
-        let end = seg.end().map_err(read_to_compact)?.unwrap_or(seg.base());
+        let end = seg
+            .end()
+            .map_err(|e| seg.as_corruption(e))?
+            .unwrap_or(seg.base());
         let mut out = vec![0u8; SEGMENT_HEADER_LEN as usize];
         let header = SegmentHeader {
             kind: SegmentKind::Compacted,
@@ -146,11 +149,12 @@ impl Log {
         };
         frame::encode_segment_header(&header, &mut out);
         let mut live = 0u64;
-        for position in seg.positions().map_err(read_to_compact)? {
+        for position in seg.positions().map_err(|e| seg.as_corruption(e))? {
             if dead.contains(&position) {
                 continue;
             }
-            out.extend_from_slice(seg.read(position).map_err(read_to_compact)?.frame_bytes());
+            let record = seg.read(position).map_err(|e| seg.as_corruption(e))?;
+            out.extend_from_slice(record.frame_bytes());
             live += 1;
         }
         frame::encode_seal(&mut out, end, now_us());
@@ -189,17 +193,6 @@ struct Running<'a>(&'a Log);
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         self.0.inner.state.borrow_mut().compacting = false;
-    }
-}
-
-fn read_to_compact(e: ReadError) -> CompactError {
-    match e {
-        ReadError::Corrupt(c) => CompactError::Corrupt(c),
-        other => CompactError::Io(IoFailure::new(
-            "read for compaction",
-            "",
-            std::io::Error::other(other.to_string()),
-        )),
     }
 }
 

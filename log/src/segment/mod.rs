@@ -176,6 +176,17 @@ impl Sealed {
         ReadError::Corrupt(corrupt(&self.path, at as u64, position, reason))
     }
 
+    /// Turns a read error from this segment into the corruption it stands for: walks and scans of
+    /// a sealed segment only fail on damage (a missing seal, a frame out of place).
+    pub(crate) fn as_corruption(&self, e: ReadError) -> Corruption {
+        match e {
+            ReadError::Corrupt(c) => c,
+            ReadError::NoRecord(p) | ReadError::PastEnd { position: p, .. } => {
+                corrupt(&self.path, 0, p, CorruptReason::MissingSeal)
+            }
+        }
+    }
+
     /// The first position of this segment's range.
     pub(crate) fn base(&self) -> u64 {
         self.header.base
@@ -239,40 +250,48 @@ impl Sealed {
                 Err(r) => Err(self.corrupt_at(at, p, r)),
             };
         }
-        if self.end()?.is_some_and(|e| position >= e) {
-            return Ok(None);
-        }
+        let b = self.map.bytes();
         let at = self
             .offset_of(position)
             .ok_or(ReadError::NoRecord(position))?;
-        match frame::decode_frame(self.map.bytes(), at, Some(position)) {
+        let decoded = if at >= b.len() {
+            Ok(Decoded::End)
+        } else {
+            frame::decode_frame(b, at, Some(position))
+        };
+        match decoded {
             Ok(Decoded::Record(h)) => Ok(Some(self.record(h, at))),
             Ok(Decoded::Seal(_)) => Ok(None),
-            Ok(Decoded::End) => Err(self.corrupt_at(at, position, CorruptReason::MissingSeal)),
+            // Zeros (or the end of the file) are past the seal, in a gap left by a deleted
+            // segment, or a hole before it; the checked walk to the seal tells which.
+            Ok(Decoded::End) => match self.end()? {
+                Some(end) if position >= end => Ok(None),
+                _ => Err(self.corrupt_at(at, position, CorruptReason::MissingSeal)),
+            },
             Err(r) => Err(self.corrupt_at(at, position, r)),
         }
     }
 
-    /// The end position (the seal's), walking frame headers once if it is not known yet.
+    /// The end position (the seal's), walking (and checking) every frame once if it is not
+    /// known yet. The walk checks CRCs so that damage is reported at the damaged frame, not
+    /// where a corrupt length would have led a header-only walk.
     pub(crate) fn end(&self) -> Result<Option<u64>, ReadError> {
         if let Some(e) = self.end.get() {
             return Ok(Some(e));
         }
-        let (end, records) = self.walk(false)?;
+        let (end, records) = self.walk()?;
         self.end.set(Some(end));
         self.records.set(Some(records));
         Ok(Some(end))
     }
 
-    /// Walks every frame to the seal; with `check`, validates every CRC on the way.
-    /// Returns the end position and the number of records.
-    pub(crate) fn walk(&self, check: bool) -> Result<(u64, u64), ReadError> {
+    /// Walks every frame to the seal, validating each. Returns the end position and the number
+    /// of records.
+    pub(crate) fn walk(&self) -> Result<(u64, u64), ReadError> {
         if self.header.kind == SegmentKind::Compacted {
-            if check {
-                for &(p, at) in &self.index {
-                    if let Err(r) = frame::decode_frame(self.map.bytes(), at, Some(p)) {
-                        return Err(self.corrupt_at(at, p, r));
-                    }
+            for &(p, at) in &self.index {
+                if let Err(r) = frame::decode_frame(self.map.bytes(), at, Some(p)) {
+                    return Err(self.corrupt_at(at, p, r));
                 }
             }
             return Ok((self.header.end, self.index.len() as u64));
@@ -282,12 +301,7 @@ impl Sealed {
         let mut records = 0u64;
         loop {
             let at = self.offset_of(pos).ok_or(ReadError::NoRecord(pos))?;
-            let decoded = if check {
-                frame::decode_frame(b, at, Some(pos))
-            } else {
-                walk_header(b, at, pos)
-            };
-            match decoded {
+            match frame::decode_frame(b, at, Some(pos)) {
                 Ok(Decoded::Record(h)) => {
                     records += 1;
                     pos += h.frame_len() as u64;
@@ -318,27 +332,6 @@ impl Sealed {
     /// Size of the file on disk.
     pub(crate) fn file_len(&self) -> u64 {
         self.map.bytes().len() as u64
-    }
-}
-
-/// Decodes only the header at `at` (no CRC): enough to find a sealed segment's end quickly.
-fn walk_header(b: &[u8], at: usize, pos: u64) -> Result<Decoded, CorruptReason> {
-    let Some(h) = b.get(at..).filter(|r| r.len() >= frame::FRAME_HEADER_LEN) else {
-        return Err(CorruptReason::ShortHeader);
-    };
-    let Some(h) = frame::read_frame_header(h) else {
-        return Ok(Decoded::End);
-    };
-    if h.position != pos {
-        return Err(CorruptReason::PositionMismatch);
-    }
-    if at + h.frame_len() > b.len() || !(h.body_len as usize).is_multiple_of(frame::FRAME_ALIGN) {
-        return Err(CorruptReason::BadLength);
-    }
-    match h.flags {
-        frame::FLAG_SEAL => Ok(Decoded::Seal(h.position)),
-        frame::FLAG_RECORD => Ok(Decoded::Record(h)),
-        _ => Err(CorruptReason::BadFlags),
     }
 }
 
