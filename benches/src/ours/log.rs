@@ -1,16 +1,16 @@
 //! Quark's log as a [`LogPeer`]: `quark-log` on one pinned glommio executor (one shard), in a
 //! fresh temporary directory per run, with the default durable configuration.
 //!
-//! Invariants: every acknowledged append is checked to be covered by an fsync (its position is
-//! below the durable end read right after the acknowledgement, and the log's fsync counter moved
-//! while it was in flight); a run with any uncovered append is reported not durable.
+//! Invariants: every acknowledged append is checked to be covered by an fsync (its whole frame
+//! is below the durable end read right after the acknowledgement, and the log's fsync counter
+//! moved while it was in flight); a run with any uncovered append is reported not durable.
 use crate::latency::Latencies;
 use crate::peers::{AppendLoad, AppendRun, LogPeer, Peer, PeerError, ReplayLoad, ReplayRun};
 use crate::progress::Progress;
 use crate::size::Window;
 use crate::work::WorkHash;
 use glommio::{LocalExecutorBuilder, Placement};
-use quark_log::{Config, Log};
+use quark_log::{Config, Log, RecordBuilder};
 use std::future::Future;
 use std::time::Instant;
 
@@ -90,13 +90,17 @@ async fn append_loop(
         payload[..k].copy_from_slice(&n[..k]);
         let fsyncs_before = log.stats().fsyncs;
         let started = Instant::now();
+        let mut record = RecordBuilder::new();
+        record.push_bytes(KIND, &payload);
         let position = log
-            .append_bytes(KIND, &payload)
+            .append(&record)
             .await
             .map_err(|e| PeerError::because("append", e))?;
         let done = Instant::now();
-        // Covered by an fsync: below the durable end, and an fsync completed while in flight.
-        if position >= log.durable_end() || log.stats().fsyncs <= fsyncs_before {
+        // Covered by an fsync: the whole frame is below the durable end read now, and an fsync
+        // completed while the append was in flight.
+        let end = position + record.frame_len() as u64;
+        if end > log.durable_end() || log.stats().fsyncs <= fsyncs_before {
             me.uncovered += 1;
         }
         me.hash.add(position);
@@ -137,8 +141,8 @@ async fn append_run(log: Log, load: AppendLoad) -> Result<AppendRun, PeerError> 
     run.durable = log.is_durable() && fsyncs > 0 && uncovered == 0;
     run.durability = format!(
         "quark: {fsyncs} fdatasyncs during the run; {uncovered} of {} acknowledged appends were \
-         not covered by an fsync (position below the durable end read at acknowledgement, fsync \
-         counter moved while in flight)",
+         not covered by an fsync (covered: the record's whole frame below the durable end read \
+         at acknowledgement, and the fsync counter moved while it was in flight)",
         run.total
     );
     Ok(run)
