@@ -173,8 +173,18 @@ fn activations(n: u64) -> Result<(), quark::Error> {
     let before = rss_bytes();
     let rate = engine.run_on_blocking(0, move |shard| async move {
         let start = Instant::now();
-        for key in 0..n {
-            let _ = shard.actor::<Sink>(key).tell(Ping).await;
+        // Activations are scheduled: wait for each batch to be live, so the allocator is
+        // not left holding a burst of freed envelopes that RSS would count.
+        let mut done = 0;
+        while done < n {
+            let end = (done + 1024).min(n);
+            for key in done..end {
+                let _ = shard.actor::<Sink>(key).tell(Ping).await;
+            }
+            while shard.stats().active < end {
+                futures_lite::future::yield_now().await;
+            }
+            done = end;
         }
         n as f64 / start.elapsed().as_secs_f64()
     })?;
