@@ -156,3 +156,30 @@ pub fn render(run: &Run) -> String {
     let _ = writeln!(out, "Run work hash: {}", run.hash().short());
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::select;
+
+    fn names(args: &[&str]) -> Vec<&'static str> {
+        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        select(&args).unwrap().iter().map(|s| s.name()).collect()
+    }
+
+    #[test]
+    fn names_and_prefixes_select_in_registry_order() {
+        assert_eq!(
+            names(&["log.replay", "log.append"]),
+            vec!["log.append", "log.replay"]
+        );
+        let actors = names(&["actor"]);
+        assert_eq!(actors.len(), 4, "{actors:?}");
+        assert!(actors.iter().all(|n| n.starts_with("actor.")));
+        assert!(names(&[]).len() >= 8);
+        assert!(
+            select(&["act".to_owned()]).is_err(),
+            "a prefix must end at a dot"
+        );
+        assert!(select(&["nope".to_owned()]).is_err());
+    }
+}
