@@ -146,7 +146,11 @@ impl ShardCore {
                     task.fail(Error::ShutDown);
                     return Err(Error::ShutDown);
                 }
-                Err(_) => return Err(Error::ShutDown),
+                Err(_) => {
+                    // Never sent: keep `sent` equal to what peers will receive.
+                    drop_one(&self.counters.sent);
+                    return Err(Error::ShutDown);
+                }
             }
         } else {
             task
@@ -385,6 +389,7 @@ async fn pump(core: Rc<ShardCore>, out: Rc<Outbound>) {
         }
         if let Err(GlommioError::Closed(ResourceType::Channel(task))) = out.sender.send(task).await
         {
+            drop_one(&core.counters.sent);
             task.fail(Error::ShutDown);
         }
         out.pumping.set(false);
