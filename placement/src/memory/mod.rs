@@ -7,12 +7,13 @@
 //! actors until every shard is within `imbalance_target_pct` of the mean: the gap between the
 //! two thresholds is the hysteresis that keeps small drifts from starting a new round.
 //!
-//! Fewest moves: each move takes the fullest shard as donor and the emptiest that can take
-//! the actor as receiver, and picks the donor's actor whose size is closest to what the donor
-//! must shed (never more than the receiver may take), so one big actor is preferred over many
-//! small ones. Convergence: a move never lifts the receiver above the target level, which is
-//! below the donor's level before the move, so the sum of squared utilisations strictly falls
-//! with every move; each actor moves at most once per plan and at most `moves_max` move.
+//! Fewest moves: each move takes the fullest shard that has an actor to give as donor and
+//! the emptiest that can take the actor as receiver, and picks the donor's actor whose size
+//! is closest to what the donor must shed (never more than the receiver may take), so one big
+//! actor is preferred over many small ones. Convergence: a move never lifts the receiver
+//! above the target level, which is below the donor's level before the move, so the sum of
+//! squared utilisations strictly falls with every move; each actor moves at most once per
+//! plan, and a plan makes at most `moves_max` moves.
 //!
 //! Invariants: no immovable actor moves; no receiver ends above its high watermark or the
 //! target level; plans are deterministic (ties go to the nearer shard in the topology, then
@@ -172,8 +173,9 @@ fn validate(loads: &[ShardLoad], layout: &ShardLayout, policy: &Policy) -> Resul
 /// is `home`.
 ///
 /// The home keeps it while it stays under the low watermark; otherwise the shard with the
-/// most headroom that stays under the high watermark takes it (ties: nearer to home, less
-/// CPU, fewer activations, lower id). No shard above its high watermark is ever chosen.
+/// most headroom that stays under the high watermark takes it (shards within one percentage
+/// point count as equal; ties: nearer to home, less CPU, fewer activations, lower id). No
+/// shard above its high watermark is ever chosen.
 ///
 /// # Example
 /// ```
@@ -210,9 +212,15 @@ pub fn place(
         let better = match best {
             None => true,
             Some((b, best_utilisation)) => {
+                // Within one percentage point shards count as equally full (see rebalance).
                 let key = |x: usize, u: f64| {
                     let cost = layout.cost(home, ShardId(x as u32));
-                    (u, cost, loads[x].cpu_load, loads[x].activations)
+                    (
+                        rebalance::level_bin(u),
+                        cost,
+                        loads[x].cpu_load,
+                        loads[x].activations,
+                    )
                 };
                 key(s, utilisation).partial_cmp(&key(b, best_utilisation))
                     == Some(std::cmp::Ordering::Less)

@@ -2,7 +2,7 @@
 //!
 //! Invariants (see the parent module for why they make rounds converge): an actor moves at
 //! most once per plan; the receiver never ends above `min(target level, high watermark)`;
-//! the donor is always the fullest shard, and it is above the target level.
+//! the donor is above the target level (the fullest such shard that has an actor to give).
 
 use super::{ActorMemory, Move, Plan, Policy, ShardLoad, Trigger, imbalance_of, validate};
 use crate::error::Result;
@@ -95,43 +95,45 @@ fn next_move(
     let utilisation: Vec<f64> = (0..shards).map(|s| used[s] / limits[s]).collect();
     let mean = utilisation.iter().sum::<f64>() / shards as f64;
     let target = mean * (1.0 + policy.imbalance_target_pct / 100.0);
-    let donor = (0..shards).fold(0, |best, s| {
-        if utilisation[s] > utilisation[best] {
-            s
-        } else {
-            best
-        }
-    });
-    if utilisation[donor] <= target {
-        return None;
-    }
-    let excess = (utilisation[donor] - target) * limits[donor];
-    let mut receivers: Vec<usize> = (0..shards).filter(|&s| s != donor).collect();
-    let from = ShardId(donor as u32);
-    receivers.sort_by(|&a, &b| {
-        let key = |s: usize| (utilisation[s], layout.cost(from, ShardId(s as u32)), s);
-        key(a)
-            .partial_cmp(&key(b))
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    for r in receivers {
-        let ceiling = target.min(policy.high_watermark) * limits[r];
-        let room = ceiling - used[r];
-        if room <= 0.0 {
-            continue;
-        }
-        let Some(index) = closest(&pools[donor], excess.min(room), room) else {
-            continue;
-        };
-        let (memory_bytes, actor) = pools[donor].remove(index);
-        return Some(Move {
-            actor,
-            from,
-            to: ShardId(r as u32),
-            memory_bytes,
+    // Fullest first; a donor with nothing that fits anywhere gives way to the next one.
+    let mut donors: Vec<usize> = (0..shards).filter(|&s| utilisation[s] > target).collect();
+    donors.sort_by(|&a, &b| utilisation[b].total_cmp(&utilisation[a]).then(a.cmp(&b)));
+    for donor in donors {
+        let excess = (utilisation[donor] - target) * limits[donor];
+        let from = ShardId(donor as u32);
+        let mut receivers: Vec<usize> = (0..shards).filter(|&s| s != donor).collect();
+        // Receivers within one percentage point of each other count as equally empty, so the
+        // nearer one (same NUMA node, then same host) wins: a cross-host migration costs more.
+        receivers.sort_by_key(|&s| {
+            (
+                level_bin(utilisation[s]),
+                layout.cost(from, ShardId(s as u32)),
+                s,
+            )
         });
+        for r in receivers {
+            let room = target.min(policy.high_watermark) * limits[r] - used[r];
+            if room <= 0.0 {
+                continue;
+            }
+            let Some(index) = closest(&pools[donor], excess.min(room), room) else {
+                continue;
+            };
+            let (memory_bytes, actor) = pools[donor].remove(index);
+            return Some(Move {
+                actor,
+                from,
+                to: ShardId(r as u32),
+                memory_bytes,
+            });
+        }
     }
     None
+}
+
+/// A utilisation in whole percent, for comparisons that should not split hairs.
+pub(super) fn level_bin(utilisation: f64) -> i64 {
+    (utilisation * 100.0).floor() as i64
 }
 
 /// Index of the actor whose size is closest to `want` without exceeding `room` (ties go to

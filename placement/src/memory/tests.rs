@@ -66,6 +66,23 @@ fn place_breaks_ties_toward_the_nearer_shard() {
 }
 
 #[test]
+fn nearly_as_empty_receivers_on_the_same_host_win() {
+    let topology = crate::topology::Topology::uniform(2, 1, 2, 1, 0).unwrap();
+    let layout = ShardLayout::new(&topology, &Default::default()).unwrap();
+    // Shard 0 (host 0) must shed; shard 1 is on host 0, shards 2 and 3 on host 1, a hair emptier.
+    let loads = [
+        load(8_000, 10_000),
+        load(3_050, 10_000),
+        load(3_000, 10_000),
+        load(9_000, 10_000),
+    ];
+    let actors = [actor(1, 0, 1_500)];
+    let plan = rebalance(&loads, &actors, &layout, &Policy::default()).unwrap();
+    assert_eq!(plan.moves.len(), 1);
+    assert_eq!(plan.moves[0].to, ShardId(1));
+}
+
+#[test]
 fn bad_inputs_are_rejected() {
     let layout = ShardLayout::flat(2).unwrap();
     let policy = Policy::default();
