@@ -117,6 +117,8 @@
 //! - A turn still running when the shutdown timeout expires is abandoned with its shard's
 //!   executor: the messages queued behind it fail with `ShutDown`, but its own caller gets
 //!   no answer unless the call carried a timeout.
+//! - Shutdown waits for actor messages, not for futures started with `run_on`: those are
+//!   dropped with their shard, and their calls after the drain fail with `ShutDown`.
 //! - Stateless calls made on a shard stay on that shard (no spreading to idle shards).
 //! - Journaling (event-sourced actors) is not here yet; `Shard::log()` is where it will
 //!   append.

@@ -322,15 +322,20 @@ pub(crate) fn shutdown(engine: &mut Engine) -> Result<(), Error> {
     let shared = engine.handle.shared.clone();
     let deadline = Instant::now() + engine.shutdown_timeout;
     shared.state.store(DRAINING, Ordering::Release);
+    // Best effort on every shard: one that died already reports itself when joined.
     for n in 0..shared.shards {
-        send_control(&shared, n, Box::new(Drain))?;
+        if let Err(error) = send_control(&shared, n, Box::new(Drain)) {
+            tracing::warn!(shard = n, %error, "shard did not take the drain request");
+        }
     }
     if !wait_quiescent(&shared, deadline) {
         tracing::warn!("shutdown timeout: messages still in flight are dropped");
     }
     let close_by = Instant::now().max(deadline);
     for n in 0..shared.shards {
-        send_control(&shared, n, Box::new(Close(close_by)))?;
+        if let Err(error) = send_control(&shared, n, Box::new(Close(close_by))) {
+            tracing::warn!(shard = n, %error, "shard did not take the close request");
+        }
     }
     shared.state.store(STOPPED, Ordering::Release);
     let mut outcome = Ok(());
