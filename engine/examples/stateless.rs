@@ -3,9 +3,13 @@
 //! Run with `cargo run -p quark --example stateless`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use quark::{Actor, ActorError, ActorOptions, Builder, Context, Handler, Message};
+
+/// Numbers worker activations, so the output shows which one served what.
+static NEXT_INSTANCE: AtomicU32 = AtomicU32::new(1);
 
 /// Hashes text; has no identity state, so many copies can serve one key.
 struct Hasher {
@@ -15,8 +19,8 @@ struct Hasher {
 impl Actor for Hasher {
     type Key = &'static str;
 
-    async fn on_activate(ctx: &mut Context<Self>) -> Result<Self, ActorError> {
-        let instance = ctx.shard().activations_of::<Hasher>(ctx.key()) as u32;
+    async fn on_activate(_ctx: &mut Context<Self>) -> Result<Self, ActorError> {
+        let instance = NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed);
         Ok(Hasher { instance })
     }
 
