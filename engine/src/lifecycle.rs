@@ -183,13 +183,13 @@ fn wait_ready(
     ready: std::sync::mpsc::Receiver<Result<usize, String>>,
     shutdown_timeout: Duration,
 ) -> Result<Engine, Error> {
-    let deadline = Instant::now() + CONNECT_TIMEOUT + Duration::from_secs(5);
+    // No deadline here: opening a log may take a long recovery. Every shard either
+    // reports or drops its sender (error or panic), and connecting has its own timeout.
     for _ in 0..shared.shards {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let reason = match ready.recv_timeout(wait) {
+        let reason = match ready.recv() {
             Ok(Ok(_)) => continue,
             Ok(Err(reason)) => reason,
-            Err(_) => "a shard did not start in time".to_string(),
+            Err(_) => "a shard thread died while starting".to_string(),
         };
         abort_start(shared, threads);
         return Err(Error::Start { reason });

@@ -298,3 +298,37 @@ fn shutdown_gives_up_at_its_timeout_and_fails_what_is_left() {
         );
     }
 }
+
+#[test]
+fn a_shard_that_cannot_open_its_log_fails_the_start_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = quark_log::Config {
+        segment_bytes: 1 << 20,
+        record_bytes_max: 64 << 10,
+        batch_bytes_max: 256 << 10,
+        ..quark_log::Config::default()
+    };
+    let start = || {
+        let (probe, _rx) = Probe::new();
+        builder(probe)
+            .data_dir(dir.path())
+            .log_config(config.clone())
+            .register::<Counter>()
+            .start()
+    };
+    let first = start().unwrap();
+    // The logs are locked by the running engine: a second one on the same directory fails.
+    let error = start().err().unwrap();
+    assert!(
+        matches!(&error, Error::Start { reason } if reason.contains("locked")),
+        "{error}"
+    );
+    // The first engine is untouched.
+    assert_eq!(
+        first.actor::<Counter>(1u64).call_blocking(Add(2)).unwrap(),
+        2
+    );
+    first.shutdown().unwrap();
+    // Once it closed its logs, the directory opens again.
+    start().unwrap().shutdown().unwrap();
+}
