@@ -76,6 +76,9 @@
 //!   hold only the message, the reply receiver and thread-safe handles; the route is
 //!   resolved through a thread-local "current shard" at each poll. They can be awaited on a
 //!   shard, in tokio or with `block_on` (the `*_blocking` helpers refuse to run on a shard).
+//! - **Actor tables** are per type and shard `HashMap`s with a seeded multiply-fold hasher
+//!   (`hash.rs`): SipHash was a sixth of a one-shard tell; a random seed per table keeps
+//!   outsiders from aiming keys at one bucket.
 //! - **Placement** is a small trait (`home(actor, shards)`); the default hashes type name
 //!   and key. An `ActorRef` caches its home at creation.
 //! - **Failures.** A handler error fails that call (`Error::Handler`) and deactivates the
@@ -118,7 +121,7 @@
 //!   executor: the messages queued behind it fail with `ShutDown`, but its own caller gets
 //!   no answer unless the call carried a timeout.
 //! - Shutdown waits for actor messages, not for futures started with `run_on`: those are
-//!   dropped with their shard, and their calls after the drain fail with `ShutDown`.
+//!   abandoned with their shard, and their calls after the drain fail with `ShutDown`.
 //! - Stateless calls made on a shard stay on that shard (no spreading to idle shards).
 //! - Journaling (event-sourced actors) is not here yet; `Shard::log()` is where it will
 //!   append.
