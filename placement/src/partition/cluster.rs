@@ -58,23 +58,32 @@ fn targets(state: &State<'_>, groups: &Groups, shards: &[u32]) -> Vec<(usize, u3
     let weights = state.graph.vertex_weights();
     // Immovable members anchor their community: their shard outvotes any movable weight.
     let anchor = state.graph.total_vertex_weight() + 1;
-    let mut per_shard = vec![0u64; state.loads.len()];
+    let shard_count = state.loads.len();
+    let mut per_shard = vec![0u64; shard_count];
+    let mut movable_per_shard = vec![0u64; shard_count];
+    let mut seen = vec![false; shard_count];
     let mut candidates = Vec::new();
-    let mut spread: Vec<Vec<(u32, u64)>> = Vec::with_capacity(communities);
+    // Movable weight of every community on every shard it touches, flattened:
+    // `spread[spread_starts[c]..spread_starts[c + 1]]`.
+    let mut spread: Vec<(u32, u64)> = Vec::new();
+    let mut spread_starts = Vec::with_capacity(communities + 1);
+    let mut touched = Vec::new();
     for c in 0..communities {
+        spread_starts.push(spread.len());
         let range = groups.starts[c]..groups.starts[c + 1];
-        let mut touched = Vec::new();
-        let mut movable = Vec::new();
         for (&v, &s) in groups.members[range.clone()].iter().zip(&shards[range]) {
-            if per_shard[s as usize] == 0 {
+            if !std::mem::replace(&mut seen[s as usize], true) {
                 touched.push(s);
             }
             let weight = u64::from(weights[v as usize]);
-            per_shard[s as usize] += if state.is_movable(v) { weight } else { anchor };
             if state.is_movable(v) {
-                movable.push((s, weight));
+                per_shard[s as usize] += weight;
+                movable_per_shard[s as usize] += weight;
+            } else {
+                per_shard[s as usize] += anchor;
             }
         }
+        touched.sort_unstable();
         for &s in &touched {
             let votes = per_shard[s as usize].max(1);
             candidates.push(Candidate {
@@ -82,10 +91,14 @@ fn targets(state: &State<'_>, groups: &Groups, shards: &[u32]) -> Vec<(usize, u3
                 community: c as u32,
                 shard: s,
             });
+            spread.push((s, movable_per_shard[s as usize]));
             per_shard[s as usize] = 0;
+            movable_per_shard[s as usize] = 0;
+            seen[s as usize] = false;
         }
-        spread.push(compact(movable));
+        touched.clear();
     }
+    spread_starts.push(spread.len());
     candidates.sort_unstable_by_key(|c| (std::cmp::Reverse(c.votes), c.community, c.shard));
     let mut projected = state.loads.clone();
     let mut done = vec![false; communities];
@@ -96,7 +109,8 @@ fn targets(state: &State<'_>, groups: &Groups, shards: &[u32]) -> Vec<(usize, u3
             continue;
         }
         let to = candidate.shard;
-        let incoming: u64 = spread[c]
+        let spread = &spread[spread_starts[c]..spread_starts[c + 1]];
+        let incoming: u64 = spread
             .iter()
             .filter(|&&(s, _)| s != to)
             .map(|&(_, w)| w)
@@ -105,26 +119,13 @@ fn targets(state: &State<'_>, groups: &Groups, shards: &[u32]) -> Vec<(usize, u3
             continue;
         }
         projected[to as usize] += incoming;
-        for &(s, w) in spread[c].iter().filter(|&&(s, _)| s != to) {
+        for &(s, w) in spread.iter().filter(|&&(s, _)| s != to) {
             projected[s as usize] -= w;
         }
         done[c] = true;
         chosen.push((c, to));
     }
     chosen
-}
-
-/// Sums `(shard, weight)` pairs per shard, sorted by shard.
-fn compact(mut pairs: Vec<(u32, u64)>) -> Vec<(u32, u64)> {
-    pairs.sort_unstable_by_key(|&(s, _)| s);
-    let mut out: Vec<(u32, u64)> = Vec::with_capacity(pairs.len());
-    for (s, w) in pairs {
-        match out.last_mut() {
-            Some(last) if last.0 == s => last.1 += w,
-            _ => out.push((s, w)),
-        }
-    }
-    out
 }
 
 /// Moves communities to their targets, in the order their targets were chosen, until the log
