@@ -192,7 +192,7 @@ fn instance() -> impl Strategy<Value = Instance> {
         };
         let shard_count = layout.len() as u32;
         (
-            prop::collection::vec(1u32..4, vertices),
+            prop::collection::vec(0u32..4, vertices),
             prop::collection::vec((0..vertices as u32, 0..vertices as u32, 1u32..20), 0..120),
             prop::collection::vec(0..shard_count, vertices),
             prop::collection::vec(prop::bool::weighted(0.15), vertices),
