@@ -41,8 +41,13 @@ fn activates_on_first_message_and_deactivates_when_idle() {
     };
     assert_eq!(total, expected);
 
+    let home = counter.home_shard().unwrap();
+    let live = engine.run_on_blocking(home, |s| async move { s.live_keys::<Counter>() });
+    assert!(live.unwrap() <= 1);
     wait_for(&rx, |e| *e == Event::Deactivated(7));
     assert_eq!(engine.active_activations(), 0, "idle activation is gone");
+    let live = engine.run_on_blocking(home, |s| async move { s.live_keys::<Counter>() });
+    assert_eq!(live.unwrap(), 0, "the key left the table");
     // A new message makes a fresh activation with fresh state.
     assert_eq!(counter.call_blocking(Add(1)).unwrap(), 1);
     wait_for(&rx, |e| *e == Event::Activated(7));
@@ -198,6 +203,7 @@ fn probe<A: Actor>(ctx: &Context<A>) -> &Probe {
 
 impl Handler<Start> for Ticker {
     async fn handle(&mut self, _: Start, ctx: &mut Context<Self>) -> Result<usize, ActorError> {
+        assert_eq!(ctx.myself().key(), ctx.key());
         ctx.set_interval(Duration::from_millis(5), Tick);
         ctx.set_timer(Duration::from_millis(1), Once);
         let doomed = ctx.set_timer(Duration::from_millis(2), Once);

@@ -219,7 +219,11 @@ fn futures_are_send_and_engines_stay_apart() {
         .register::<Counter>()
         .start()
         .unwrap();
-    let b = builder(probe_b).register::<Counter>().start().unwrap();
+    let b = builder(probe_b)
+        .pin_to_cores(false)
+        .register::<Counter>()
+        .start()
+        .unwrap();
     let in_a = a.actor::<Counter>(1u64);
 
     // A call future made here is awaited on another thread.
