@@ -111,6 +111,9 @@
 //!
 //! - Head-of-line blocking: a shard's receive loop for one peer (or for outside threads)
 //!   waits while the mailbox it is delivering to is full.
+//! - Bounded mailboxes can deadlock a cycle: if A's handler calls B while B's handler
+//!   waits for room in A's full mailbox, neither turn ends. Calls in cycles should carry a
+//!   timeout (Orleans avoids this with unbounded queues; the issue asks for bounds).
 //! - A timed call arms one timer (a glommio task on shards, an entry in the deadline
 //!   thread elsewhere) that lives until its deadline even when the reply came first.
 //! - `ActorRef` caches the home shard; when placement starts moving actors, the old home
