@@ -63,9 +63,20 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Io
 }
 
 impl Inspector {
-    /// Opens `dir` read-only. Fails if it is not a log or a process has it open.
+    /// Opens `dir` read-only. Fails if it is not a log or a process has it open. Assumes the
+    /// log was written with the default `batch_bytes_max` (see [`Inspector::open_with`]).
     pub fn open(dir: impl AsRef<Path>) -> Result<Inspector, OpenError> {
+        Self::open_with(dir, crate::Config::default().batch_bytes_max)
+    }
+
+    /// Like [`Inspector::open`], for a log written with `batch_bytes_max`: it bounds how far
+    /// the last write can reach, which tells a torn tail from damage (as recovery does).
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        batch_bytes_max: usize,
+    ) -> Result<Inspector, OpenError> {
         let dir = dir.as_ref();
+        let reach = batch_bytes_max as u64 + crate::writer::BLOCK;
         let format = dir.join(FORMAT_FILE);
         match std::fs::read(&format) {
             Ok(t) if t == FORMAT_TEXT.as_bytes() => {}
@@ -91,7 +102,7 @@ impl Inspector {
         let mut tail = None;
         let mut tail_chunks = None;
         if let Some((base, path)) = last {
-            match inspect_tail(base, &path)? {
+            match inspect_tail(base, &path, reach)? {
                 Tail::Sealed(s) => sealed.push(Rc::new(s)),
                 Tail::Blank => {}
                 Tail::Plain(view, data) => {
@@ -154,7 +165,7 @@ enum Tail {
     Plain(TailView, AlignedVec),
 }
 
-fn inspect_tail(base: u64, path: &Path) -> Result<Tail, OpenError> {
+fn inspect_tail(base: u64, path: &Path, reach: u64) -> Result<Tail, OpenError> {
     let b = std::fs::read(path).map_err(io("read", path))?;
     let header = match frame::decode_segment_header(&b) {
         Ok(h) => h,
@@ -173,8 +184,6 @@ fn inspect_tail(base: u64, path: &Path) -> Result<Tail, OpenError> {
     if header.kind == SegmentKind::Compacted {
         return Ok(Tail::Sealed(Sealed::open(path, base, None)?));
     }
-    // The inspector does not know the writer's batch size; the default bounds it.
-    let reach = crate::Config::default().batch_bytes_max as u64 + crate::writer::BLOCK;
     let (scan, damage) = match scan_tail(&b, base, reach) {
         Ok(s) => (s, None),
         Err((offset, reason)) => {

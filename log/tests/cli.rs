@@ -90,6 +90,9 @@ fn verify_reports_corruption_torn_tails_and_bad_directories() {
     let (code, out) = tool(&["verify", p]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("torn tail"), "{out}");
+    let (code, out) = tool(&["verify", p, "--batch-bytes-max", "8192"]);
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(tool(&["verify", p, "--batch-bytes-max", "lots"]).0, 3);
 
     // A flipped byte in the first record of a sealed segment: exit 1 naming position 0.
     let mut b = std::fs::read(&segs[0]).expect("read");

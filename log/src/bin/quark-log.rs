@@ -1,6 +1,7 @@
 //! `quark-log`: the operator's tool for a (closed) log directory.
 //!
-//! - `quark-log verify DIR` checks every frame. Exit 0: intact. Exit 1: corruption (file, offset
+//! - `quark-log verify DIR [--batch-bytes-max N]` checks every frame (pass the log's
+//!   `batch_bytes_max` if it is not the default: it bounds what counts as a torn tail). Exit 0: intact. Exit 1: corruption (file, offset
 //!   and position printed). Exit 2: intact but with a torn tail that the next open will cut.
 //! - `quark-log dump DIR [--from POS] [--limit N]` prints one line per record: position, size,
 //!   append time, and each entry's kind and length. Exit 1 on corruption.
@@ -14,13 +15,19 @@ use std::process::ExitCode;
 use quark_log::{Inspector, Record};
 
 const USAGE: &str = "usage:
-  quark-log verify DIR
+  quark-log verify DIR [--batch-bytes-max N]
   quark-log dump DIR [--from POS] [--limit N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("verify") if args.len() == 2 => verify(&args[1]),
+        Some("verify") if args.len() == 2 => verify(&args[1], None),
+        Some("verify") if args.len() == 4 && args[2] == "--batch-bytes-max" => {
+            match args[3].parse() {
+                Ok(n) => verify(&args[1], Some(n)),
+                Err(_) => usage(),
+            }
+        }
         Some("dump") if args.len() >= 2 => match parse_dump(&args[2..]) {
             Some((from, limit)) => dump(&args[1], from, limit),
             None => usage(),
@@ -48,15 +55,19 @@ fn parse_dump(rest: &[String]) -> Option<(u64, u64)> {
     Some((from, limit))
 }
 
-fn open(dir: &str) -> Result<Inspector, ExitCode> {
-    Inspector::open(dir).map_err(|e| {
+fn open(dir: &str, batch_bytes_max: Option<usize>) -> Result<Inspector, ExitCode> {
+    let opened = match batch_bytes_max {
+        Some(n) => Inspector::open_with(dir, n),
+        None => Inspector::open(dir),
+    };
+    opened.map_err(|e| {
         eprintln!("quark-log: {e}");
         ExitCode::from(3)
     })
 }
 
-fn verify(dir: &str) -> ExitCode {
-    let inspector = match open(dir) {
+fn verify(dir: &str, batch_bytes_max: Option<usize>) -> ExitCode {
+    let inspector = match open(dir, batch_bytes_max) {
         Ok(i) => i,
         Err(code) => return code,
     };
@@ -90,7 +101,7 @@ fn verify(dir: &str) -> ExitCode {
 }
 
 fn dump(dir: &str, from: u64, limit: u64) -> ExitCode {
-    let inspector = match open(dir) {
+    let inspector = match open(dir, None) {
         Ok(i) => i,
         Err(code) => return code,
     };
