@@ -1,8 +1,9 @@
 //! `quark-log`: the operator's tool for a (closed) log directory.
 //!
 //! - `quark-log verify DIR [--batch-bytes-max N]` checks every frame (pass the log's
-//!   `batch_bytes_max` if it is not the default: it bounds what counts as a torn tail). Exit 0: intact. Exit 1: corruption (file, offset
-//!   and position printed). Exit 2: intact but with a torn tail that the next open will cut.
+//!   `batch_bytes_max` if it is not the default: it bounds what counts as a torn tail).
+//!   Exit 0: intact. Exit 1: corruption (file, offset and position printed). Exit 2: intact but
+//!   with a torn tail that the next open will cut.
 //! - `quark-log dump DIR [--from POS] [--limit N]` prints one line per record: position, size,
 //!   append time, and each entry's kind and length. Exit 1 on corruption.
 //!
