@@ -32,6 +32,67 @@ fn main() {
         Err(e) => println!("this machine: topology probe failed: {e}"),
     }
     println!("size {size:?}, seed {seed}");
+    print_locality(size, seed);
+    print_memory(size, seed);
+    tracker_cost();
+    if args.iter().any(|a| a == "--large") {
+        print_large_plan(size, seed);
+    }
+}
+
+fn print_large_plan(size: Size, seed: u64) {
+    let l = workloads::run_large_plan(size, seed);
+    println!(
+        "large plan: {} actors, {} edges: graph built in {:.0} ms, plan {:.0} ms \
+         ({:.0} ms CPU), best of 3, {} moves, cut -{:.1} %",
+        l.actors, l.edges, l.build_ms, l.plan_ms, l.plan_cpu_ms, l.moves, l.cut_reduction_pct
+    );
+}
+
+/// Times the tracker on the message path: 10,000,000 messages over 200,000 pairs with a
+/// skew toward a few hot pairs, in a tracker bounded to 4 MiB, counting every message and
+/// one in 16.
+fn tracker_cost() {
+    for sample_every in [1, 16] {
+        tracker_cost_sampled(sample_every);
+    }
+}
+
+fn tracker_cost_sampled(sample_every: u32) {
+    use quark_placement::tracker::{Config, Tracker};
+    let config = Config {
+        sample_every,
+        ..Config::default()
+    };
+    let Ok(mut tracker) = Tracker::new(config) else {
+        return;
+    };
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let pairs: Vec<(u64, u64)> = (0..10_000_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Squaring a uniform number skews toward small pair numbers: a few hot pairs.
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+            let pair = (unit * unit * 200_000.0) as u64;
+            (pair, pair + 1_000_000)
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    for &(a, b) in &pairs {
+        tracker.record(a, b);
+    }
+    let record_ns = started.elapsed().as_secs_f64() * 1e9 / pairs.len() as f64;
+    println!(
+        "tracker (1 in {sample_every}): {:.1} ns per message, {} counters in {} KiB",
+        record_ns,
+        tracker.capacity(),
+        tracker.memory_bytes() / 1024
+    );
+}
+
+fn print_locality(size: Size, seed: u64) {
     println!(
         "{:<12} {:>8} {:>9} {:>6} {:>13} {:>13} {:>7} {:>10} {:>6} {:>8} {:>8} {:>8} {:>8}",
         "workload",
@@ -77,6 +138,9 @@ fn main() {
             r.imbalance_pct
         );
     }
+}
+
+fn print_memory(size: Size, seed: u64) {
     let m = workloads::run_memory(size, seed);
     println!(
         "memory: {} actors on {} shards, imbalance {:.1} % -> {:.1} % with {} moves \
@@ -88,57 +152,5 @@ fn main() {
         m.moves,
         m.moves_lower_bound,
         m.rounds
-    );
-    tracker_cost();
-    if args.iter().any(|a| a == "--large") {
-        let l = workloads::run_large_plan(size, seed);
-        println!(
-            "large plan: {} actors, {} edges: graph built in {:.0} ms, plan {:.0} ms \
-             ({:.0} ms CPU), {} moves, cut -{:.1} %",
-            l.actors, l.edges, l.build_ms, l.plan_ms, l.plan_cpu_ms, l.moves, l.cut_reduction_pct
-        );
-    }
-}
-
-/// Times the tracker on the message path: 10,000,000 messages over 200,000 pairs with a
-/// skew toward a few hot pairs, in a tracker bounded to 4 MiB, counting every message and
-/// one in 16.
-fn tracker_cost() {
-    for sample_every in [1, 16] {
-        tracker_cost_sampled(sample_every);
-    }
-}
-
-fn tracker_cost_sampled(sample_every: u32) {
-    use quark_placement::tracker::{Config, Tracker};
-    let config = Config {
-        sample_every,
-        ..Config::default()
-    };
-    let Ok(mut tracker) = Tracker::new(config) else {
-        return;
-    };
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let pairs: Vec<(u64, u64)> = (0..10_000_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            // Squaring a uniform number skews toward small pair numbers: a few hot pairs.
-            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
-            let pair = (unit * unit * 200_000.0) as u64;
-            (pair, pair + 1_000_000)
-        })
-        .collect();
-    let started = std::time::Instant::now();
-    for &(a, b) in &pairs {
-        tracker.record(a, b);
-    }
-    let record_ns = started.elapsed().as_secs_f64() * 1e9 / pairs.len() as f64;
-    println!(
-        "tracker (1 in {sample_every}): {:.1} ns per message, {} counters in {} KiB",
-        record_ns,
-        tracker.capacity(),
-        tracker.memory_bytes() / 1024
     );
 }

@@ -51,9 +51,13 @@ struct Candidate {
     shard: u32,
 }
 
-/// Chooses a target shard per community so that projected loads stay in limits; returns
-/// `(community, shard)` in the order chosen. Communities that fit nowhere are left out.
-fn targets(state: &State<'_>, groups: &Groups, shards: &[u32]) -> Vec<(usize, u32)> {
+/// Every community's candidate shards (those holding a member) with its votes there, and its
+/// movable weight per shard, flattened: `spread[spread_starts[c]..spread_starts[c + 1]]`.
+fn candidates(
+    state: &State<'_>,
+    groups: &Groups,
+    shards: &[u32],
+) -> (Vec<Candidate>, Vec<(u32, u64)>, Vec<usize>) {
     let communities = groups.starts.len() - 1;
     let weights = state.graph.vertex_weights();
     // Immovable members anchor their community: their shard outvotes any movable weight.
@@ -63,8 +67,6 @@ fn targets(state: &State<'_>, groups: &Groups, shards: &[u32]) -> Vec<(usize, u3
     let mut movable_per_shard = vec![0u64; shard_count];
     let mut seen = vec![false; shard_count];
     let mut candidates = Vec::new();
-    // Movable weight of every community on every shard it touches, flattened:
-    // `spread[spread_starts[c]..spread_starts[c + 1]]`.
     let mut spread: Vec<(u32, u64)> = Vec::new();
     let mut spread_starts = Vec::with_capacity(communities + 1);
     let mut touched = Vec::new();
@@ -99,6 +101,14 @@ fn targets(state: &State<'_>, groups: &Groups, shards: &[u32]) -> Vec<(usize, u3
         touched.clear();
     }
     spread_starts.push(spread.len());
+    (candidates, spread, spread_starts)
+}
+
+/// Chooses a target shard per community so that projected loads stay in limits; returns
+/// `(community, shard)` in the order chosen. Communities that fit nowhere are left out.
+fn targets(state: &State<'_>, groups: &Groups, shards: &[u32]) -> Vec<(usize, u32)> {
+    let (mut candidates, spread, spread_starts) = self::candidates(state, groups, shards);
+    let communities = groups.starts.len() - 1;
     candidates.sort_unstable_by_key(|c| (std::cmp::Reverse(c.votes), c.community, c.shard));
     let mut projected = state.loads.clone();
     let mut done = vec![false; communities];

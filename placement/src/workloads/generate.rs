@@ -7,6 +7,8 @@
 
 use crate::error::Result;
 use crate::graph::CommGraph;
+use crate::layout::ShardId;
+use crate::memory::{ActorMemory, ShardLoad};
 use crate::tracker::{self, Tracker};
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough for test data.
@@ -141,6 +143,48 @@ pub(crate) fn random(vertices: usize, degree: usize, rng: &mut Rng) -> Result<Co
 pub(crate) fn actor_bytes(rng: &mut Rng) -> u64 {
     let pareto = 4096.0 / (1.0 - rng.unit()).powf(1.0 / 1.2);
     pareto.min(64.0 * 1024.0 * 1024.0) as u64
+}
+
+/// The skewed memory load: hash placement spreads actors evenly and their sizes are
+/// heavy-tailed; a hot tenant's session caches (1 % of the actors, 1 to 32 MiB each) all live
+/// on shards 0 and 1; every 50th actor is pinned. Each shard also holds unreported background
+/// memory (an eighth of a fair share) and may use twice its fair share.
+pub(crate) fn memory_load(
+    actors: usize,
+    shards: usize,
+    rng: &mut Rng,
+) -> (Vec<ActorMemory>, Vec<ShardLoad>) {
+    let actors: Vec<ActorMemory> = (0..actors as u64)
+        .map(|actor| {
+            let (shard, memory_bytes) = if actor % 100 == 1 {
+                let cache_bytes = (1u64 << 20) << rng.below(6);
+                (rng.below(2), cache_bytes)
+            } else {
+                (rng.below(shards as u64), actor_bytes(rng))
+            };
+            let shard = ShardId(shard as u32);
+            ActorMemory {
+                actor,
+                shard,
+                memory_bytes,
+                immovable: actor % 50 == 0,
+            }
+        })
+        .collect();
+    let total: u64 = actors.iter().map(|a| a.memory_bytes).sum();
+    let background = total / shards as u64 / 8;
+    let load = ShardLoad {
+        memory_bytes_used: background,
+        memory_bytes_limit: (total / shards as u64 + background) * 2,
+        activations: 0,
+        cpu_load: 0.0,
+    };
+    let mut loads = vec![load; shards];
+    for a in &actors {
+        loads[a.shard.index()].memory_bytes_used += a.memory_bytes;
+        loads[a.shard.index()].activations += 1;
+    }
+    (actors, loads)
 }
 
 #[cfg(test)]

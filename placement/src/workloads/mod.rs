@@ -242,43 +242,7 @@ pub fn run_memory(size: Size, seed: u64) -> MemoryReport {
         Size::Full => 200_000,
     };
     let shards = layout.len();
-    // Hash placement spreads actors evenly; sizes are heavy-tailed; and a hot tenant's
-    // session caches (1 % of the actors, 1 to 32 MiB each) all live on shards 0 and 1.
-    let mut actors: Vec<ActorMemory> = (0..actors_count as u64)
-        .map(|actor| {
-            let (shard, memory_bytes) = if actor % 100 == 1 {
-                let cache_bytes = (1u64 << 20) << rng.below(6);
-                (rng.below(2), cache_bytes)
-            } else {
-                (rng.below(shards as u64), generate::actor_bytes(&mut rng))
-            };
-            ActorMemory {
-                actor,
-                shard: ShardId(shard as u32),
-                memory_bytes,
-                immovable: false,
-            }
-        })
-        .collect();
-    for a in actors.iter_mut().filter(|a| a.actor % 50 == 0) {
-        a.immovable = true;
-    }
-    let total: u64 = actors.iter().map(|a| a.memory_bytes).sum();
-    let background = total / shards as u64 / 8;
-    let limit = (total / shards as u64 + background) * 2;
-    let mut loads: Vec<ShardLoad> = vec![
-        ShardLoad {
-            memory_bytes_used: background,
-            memory_bytes_limit: limit,
-            activations: 0,
-            cpu_load: 0.0
-        };
-        shards
-    ];
-    for a in &actors {
-        loads[a.shard.index()].memory_bytes_used += a.memory_bytes;
-        loads[a.shard.index()].activations += 1;
-    }
+    let (mut actors, mut loads) = generate::memory_load(actors_count, shards, &mut rng);
     let before = memory::imbalance_pct(&loads);
     let policy = memory::Policy {
         moves_max: 256,
