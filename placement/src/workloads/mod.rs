@@ -160,6 +160,14 @@ fn locality_graph(w: LocalityWorkload, size: Size, rng: &mut Rng) -> Option<Comm
 
 /// Generates workload `w`, places it at random, and plans rounds (10 % balance tolerance, at
 /// most a quarter of the actors moved per round) until a round plans nothing.
+///
+/// # Example
+/// ```
+/// use quark_placement::workloads::{run_locality, LocalityWorkload, Size};
+/// let report = run_locality(LocalityWorkload::Halo, Size::Tiny, 1);
+/// assert!(report.cut_after < report.cut_before);
+/// assert!(report.imbalance_pct <= 10.0 + 1e-9);
+/// ```
 pub fn run_locality(w: LocalityWorkload, size: Size, seed: u64) -> LocalityReport {
     let mut rng = Rng::new(seed);
     let (Some(layout), Some(graph)) = (layout_for(size), locality_graph(w, size, &mut rng)) else {
@@ -223,6 +231,12 @@ pub fn run_locality(w: LocalityWorkload, size: Size, seed: u64) -> LocalityRepor
 /// tenant's big caches crowded on two shards; every 50th actor pinned) and runs rebalance
 /// rounds (default policy, at most 256 moves a round) until one plans nothing. Only
 /// the largest tenth of each shard's actors is reported to the policy, as the engine would.
+///
+/// # Example
+/// ```
+/// let report = quark_placement::workloads::run_memory(quark_placement::workloads::Size::Tiny, 1);
+/// assert!(report.imbalance_after_pct < 10.0);
+/// ```
 pub fn run_memory(size: Size, seed: u64) -> MemoryReport {
     let mut rng = Rng::new(seed);
     let Some(layout) = layout_for(size) else {
@@ -311,6 +325,13 @@ fn lower_bound(loads: &[ShardLoad], actors: &[ActorMemory], policy: &memory::Pol
 
 /// Builds a planted-community graph (`Full`: 1,000,000 vertices, 10,000,000 edges) on 16
 /// shards at random and times one plan with no bound on moves (fastest of 3 identical runs).
+///
+/// # Example
+/// ```
+/// use quark_placement::workloads::{run_large_plan, Size};
+/// let report = run_large_plan(Size::Tiny, 1);
+/// assert_eq!(report.actors, 2_000);
+/// ```
 pub fn run_large_plan(size: Size, seed: u64) -> LargePlanReport {
     let mut rng = Rng::new(seed);
     let vertices = match size {
