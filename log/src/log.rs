@@ -376,7 +376,9 @@ impl Log {
         self.inner.state.borrow().durable_end
     }
 
-    /// Position of the first record still stored (0 for a log that never dropped a segment).
+    /// The first position still covered by a segment file (0 for a log that never deleted a
+    /// segment). Iterating from it yields the first stored record, which may start later if
+    /// compaction dropped the records before it.
     pub fn first_position(&self) -> u64 {
         let st = self.inner.state.borrow();
         st.sealed.keys().next().copied().unwrap_or(st.active_base)

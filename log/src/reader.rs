@@ -105,9 +105,11 @@ impl Snapshot {
                 end: self.end,
             });
         }
-        match self.next_from(position)? {
-            Some(r) if r.position() == position => Ok(r),
-            _ => Err(ReadError::NoRecord(position)),
+        let i = self.segs.partition_point(|s| s.base() <= position);
+        match i.checked_sub(1).and_then(|i| self.segs.get(i)) {
+            Some(Seg::Sealed(s)) => s.read(position),
+            Some(Seg::Active { chunks, .. }) => read_chunks(chunks, position, self.end),
+            None => Err(ReadError::NoRecord(position)),
         }
     }
 

@@ -193,6 +193,10 @@ fn bad_input_gives_typed_errors() {
         let end = log.durable_end();
         assert!(matches!(log.read(end), Err(ReadError::PastEnd { .. })));
         assert!(matches!(log.read(p + 16), Err(ReadError::NoRecord(_))));
+        let snapshot = log.snapshot();
+        assert!(matches!(snapshot.read(p + 16), Err(ReadError::NoRecord(_))));
+        assert_eq!(snapshot.read(p).unwrap().position(), p);
+        assert!(matches!(snapshot.read(end), Err(ReadError::PastEnd { .. })));
         // A second open of the same directory is refused while the first holds it.
         let second = Log::open(path.join("log"), small()).await;
         assert!(
