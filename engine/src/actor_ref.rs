@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use futures::channel::oneshot;
 
 use crate::actor::{Actor, Handler, Message};
+use crate::deadline::Armed;
 use crate::engine::{IngressTx, Shared};
 use crate::envelope::{Reply, ReplyTx, Routed, routed};
 use crate::error::Error;
@@ -102,7 +103,7 @@ impl<A: Actor> ActorRef<A> {
             send: self.sending(msg, tx),
             rx,
             deadline: None,
-            armed: false,
+            armed: None,
         }
     }
 
@@ -236,7 +237,8 @@ pub struct Call<'r, A: Actor, M: Message> {
     send: Sending<'r, A, M, ReplyTx<M::Reply>>,
     rx: oneshot::Receiver<Result<M::Reply, Error>>,
     deadline: Option<(Instant, Duration)>,
-    armed: bool,
+    /// The wake-up at the deadline, forgotten when the call is dropped.
+    armed: Option<Armed>,
 }
 
 impl<A, M> Call<'_, A, M>
@@ -252,9 +254,9 @@ where
         if Instant::now() >= deadline {
             return Err(Error::Timeout { after });
         }
-        if !self.armed {
-            self.armed = true;
-            crate::timers::wake_at(deadline, cx.waker().clone(), shard::on_any_shard());
+        if self.armed.is_none() {
+            let engine = self.send.target.shared.id;
+            self.armed = Some(Armed::new(engine, deadline, cx.waker().clone()));
         }
         Ok(())
     }

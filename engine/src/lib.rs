@@ -85,8 +85,10 @@
 //!   activation (`on_deactivate` runs); a panic fails it (`Error::Panicked`) and drops the
 //!   activation without `on_deactivate`. A failed `on_activate` fails the queued messages
 //!   (`Error::Activation`, retryable). Every `Error` says whether it is retryable.
-//! - **Timeouts.** `call_timeout` covers queueing and handling. On a shard the wake-up is a
-//!   glommio timer; elsewhere one process-wide deadline thread wakes callers.
+//! - **Timeouts.** `call_timeout` covers queueing and handling. On a shard the deadline
+//!   goes into the shard's ordered deadline map, fired by one timer task; elsewhere into
+//!   one process-wide deadline thread. A call that ends first removes its entry, so timed
+//!   calls in a hot loop keep memory flat.
 //! - **Shutdown** refuses outside work, stops timers, waits for quiescence (no message
 //!   queued, handled or in a channel, seen twice with identical counters), deactivates
 //!   everything, closes logs and joins threads, within `shutdown_timeout`. Actor-to-actor
@@ -114,8 +116,6 @@
 //! - Bounded mailboxes can deadlock a cycle: if A's handler calls B while B's handler
 //!   waits for room in A's full mailbox, neither turn ends. Calls in cycles should carry a
 //!   timeout (Orleans avoids this with unbounded queues; the issue asks for bounds).
-//! - A timed call arms one timer (a glommio task on shards, an entry in the deadline
-//!   thread elsewhere) that lives until its deadline even when the reply came first.
 //! - `ActorRef` caches the home shard; when placement starts moving actors, the old home
 //!   must forward (the migration design already requires that callers see no error).
 //! - `HashPlacement` hashes with `DefaultHasher::new()`: stable within one build, not
@@ -136,6 +136,7 @@ mod actor;
 mod actor_ref;
 mod builder;
 mod context;
+mod deadline;
 mod engine;
 mod envelope;
 mod error;

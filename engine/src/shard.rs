@@ -78,6 +78,7 @@ pub(crate) struct ShardCore {
     closer: RefCell<Option<Waker>>,
     main: RefCell<Option<Waker>>,
     log: Option<quark_log::Log>,
+    pub(crate) deadlines: crate::deadline::Deadlines,
     /// Why closing the log failed, reported by the shard thread at exit.
     close_error: RefCell<Option<String>>,
 }
@@ -313,6 +314,7 @@ pub(crate) async fn run(init: Init, ready: impl FnOnce(Result<(), String>)) -> R
         closer: RefCell::new(None),
         main: RefCell::new(None),
         log,
+        deadlines: crate::deadline::Deadlines::default(),
         close_error: RefCell::new(None),
     });
     CURRENT.with(|current| *current.borrow_mut() = Some(core.clone()));
@@ -342,6 +344,7 @@ fn start_background(
         glommio::spawn_local(receive(core.clone(), receiver)).detach();
     }
     glommio::spawn_local(receive_ingress(core.clone(), ingress)).detach();
+    glommio::spawn_local(crate::deadline::pump(core.clone())).detach();
     for out in core.outbound.iter().flatten() {
         glommio::spawn_local(pump(core.clone(), out.clone())).detach();
     }
