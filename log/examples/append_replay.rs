@@ -6,6 +6,8 @@
 //! Every figure is measured here, on this machine; the work hash proves the replay read the
 //! payloads.
 
+#![forbid(unsafe_code)]
+
 use std::time::Instant;
 
 use hdrhistogram::Histogram;

@@ -1,5 +1,7 @@
 //! Append, read, iterate, tail and reopen a log through its public API.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use common::{run, small, small_nosync};

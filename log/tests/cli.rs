@@ -1,6 +1,8 @@
 //! The operator's tool: `quark-log verify` and `quark-log dump` on intact, torn and corrupt logs,
 //! checked through their output and exit codes.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::path::Path;

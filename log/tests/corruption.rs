@@ -7,6 +7,8 @@
 //! - damage in a sealed segment: open succeeds, reading reaches the damaged frame and returns a
 //!   corruption error naming that segment and the damaged frame's position; `verify` agrees.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

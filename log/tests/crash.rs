@@ -5,6 +5,8 @@
 //! The child is the `quark-log-crash-child` test binary (`tests/support/crash_child.rs`). Small
 //! segments make kills land during segment rolls too.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

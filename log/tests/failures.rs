@@ -3,6 +3,8 @@
 //! `AppendError::Failed`, records that were durable stay readable, `close` reports the failure,
 //! and after a reopen exactly the durable records are there.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

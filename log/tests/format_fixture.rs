@@ -3,6 +3,8 @@
 //! `tests/fixtures/v1`; this build must read every record of it, at its position, unchanged.
 //! A format change that breaks old logs fails here instead of in production.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use quark_log::{Config, Durability, Inspector, Log};

@@ -2,6 +2,8 @@
 //! 2000 bytes) with random reopens in between read back identically: same positions, kinds and
 //! payloads, through iteration and point reads.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use proptest::prelude::*;

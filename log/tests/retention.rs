@@ -2,6 +2,8 @@
 //! appended and retired, kept records survive compaction at their positions (also across
 //! reopen), and snapshots taken before a compaction keep reading what they saw.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::os::unix::fs::MetadataExt;

@@ -5,6 +5,8 @@
 //! intact (including those in the rewritten partial block), the new records recovered are a
 //! prefix of the new ones in position order, and nothing else appears.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::path::Path;

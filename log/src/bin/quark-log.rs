@@ -11,6 +11,8 @@
 //! running process, unreadable). The tool never writes segments; it only creates the `LOCK` file
 //! if it is missing, to hold the lock while it reads.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use quark_log::{Inspector, Record};

@@ -7,6 +7,8 @@
 //!
 //! Usage: `quark-log-crash-child DIR SEGMENT_BYTES`.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 
 use quark_log::{Config, Log, RecordBuilder};
