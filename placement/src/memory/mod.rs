@@ -8,15 +8,15 @@
 //! two thresholds is the hysteresis that keeps small drifts from starting a new round.
 //!
 //! Fewest moves: each move takes the fullest shard that has an actor to give as donor and
-//! the emptiest that can take the actor as receiver, and picks the donor's actor whose size
-//! is closest to what the donor must shed (never more than the receiver may take), so one big
-//! actor is preferred over many small ones. Convergence: a move never lifts the receiver
-//! above the target level, which is below the donor's level before the move, so the sum of
-//! squared utilisations strictly falls with every move; each actor moves at most once per
-//! plan, and a plan makes at most `moves_max` moves.
+//! the emptiest shard as receiver, and picks the donor's actor whose size is closest to what
+//! the donor must shed (at most what would leave the two equally full), so one big actor is
+//! preferred over many small ones. Convergence: every move strictly lowers the potential
+//! `sum(used² / limit)` (the receiver never ends at or above the donor's level, and the actor
+//! is smaller than twice the equalising amount), so moves cannot cycle; each actor moves at
+//! most once per plan, and a plan makes at most `moves_max` moves.
 //!
-//! Invariants: no immovable actor moves; no receiver ends above its high watermark or the
-//! target level; plans are deterministic (ties go to the nearer shard in the topology, then
+//! Invariants: no immovable actor moves; no receiver ends above its high watermark; plans are
+//! deterministic (ties go to the nearer shard in the topology, then
 //! the lower id).
 
 use crate::error::{Error, Result};

@@ -1,8 +1,9 @@
 //! The memory rebalance plan: greedy donor → receiver moves, biggest fitting actor first.
 //!
 //! Invariants (see the parent module for why they make rounds converge): an actor moves at
-//! most once per plan; the receiver never ends above `min(target level, high watermark)`;
-//! the donor is above the target level (the fullest such shard that has an actor to give).
+//! most once per plan; the receiver never ends above its high watermark nor at or above the
+//! donor's level before the move; every move strictly lowers `sum(used² / limit)`; the donor
+//! is above the target level (the fullest such shard that has an actor to give).
 
 use super::{ActorMemory, Move, Plan, Policy, ShardLoad, Trigger, imbalance_of, validate};
 use crate::error::Result;
@@ -98,10 +99,10 @@ fn next_move(
     // Fullest first; a donor with nothing that fits anywhere gives way to the next one.
     let mut donors: Vec<usize> = (0..shards).filter(|&s| utilisation[s] > target).collect();
     donors.sort_by(|&a, &b| utilisation[b].total_cmp(&utilisation[a]).then(a.cmp(&b)));
-    for donor in donors {
-        let excess = (utilisation[donor] - target) * limits[donor];
-        let from = ShardId(donor as u32);
-        let mut receivers: Vec<usize> = (0..shards).filter(|&s| s != donor).collect();
+    for d in donors {
+        let excess = (utilisation[d] - target) * limits[d];
+        let from = ShardId(d as u32);
+        let mut receivers: Vec<usize> = (0..shards).filter(|&s| s != d).collect();
         // Receivers within one percentage point of each other count as equally empty, so the
         // nearer one (same NUMA node, then same host) wins: a cross-host migration costs more.
         receivers.sort_by_key(|&s| {
@@ -112,14 +113,21 @@ fn next_move(
             )
         });
         for r in receivers {
-            let room = target.min(policy.high_watermark) * limits[r] - used[r];
-            if room <= 0.0 {
+            let (ld, lr) = (limits[d], limits[r]);
+            // The size that leaves donor and receiver equally full, and the bounds that keep
+            // the move useful: the receiver stays under its high watermark and below the
+            // donor's level, and the potential sum(used² / limit) strictly falls (x < 2·even).
+            let even = (used[d] / ld - used[r] / lr) / (1.0 / ld + 1.0 / lr);
+            let below = (policy.high_watermark * lr - used[r])
+                .min(used[d] * lr / ld - used[r])
+                .min(2.0 * even);
+            if below <= 0.0 {
                 continue;
             }
-            let Some(index) = closest(&pools[donor], excess.min(room), room) else {
+            let Some(index) = closest(&pools[d], excess.min(even), below) else {
                 continue;
             };
-            let (memory_bytes, actor) = pools[donor].remove(index);
+            let (memory_bytes, actor) = pools[d].remove(index);
             return Some(Move {
                 actor,
                 from,
@@ -136,10 +144,10 @@ pub(super) fn level_bin(utilisation: f64) -> i64 {
     (utilisation * 100.0).floor() as i64
 }
 
-/// Index of the actor whose size is closest to `want` without exceeding `room` (ties go to
+/// Index of the actor whose size is closest to `want` and strictly below `below` (ties go to
 /// the larger), in a pool sorted by size.
-fn closest(pool: &[(u64, u64)], want: f64, room: f64) -> Option<usize> {
-    let fits = pool.partition_point(|&(bytes, _)| bytes as f64 <= room);
+fn closest(pool: &[(u64, u64)], want: f64, below: f64) -> Option<usize> {
+    let fits = pool.partition_point(|&(bytes, _)| (bytes as f64) < below);
     if fits == 0 {
         return None;
     }

