@@ -2,7 +2,7 @@
 //! real `actor.*` scenarios, side by side with peers; this is the engine's own smoke check).
 //!
 //! Run with `cargo run --release -p quark --example perf [scale] [only]` (scale defaults to
-//! 1.0; `only` picks one of `one_shard`, `raw`, `cross_shard`, `activate`).
+//! 1.0; `only` picks one of `one_shard`, `raw`, `cross_shard`, `outside`, `activate`).
 //! Prints tells/s and calls/s on one shard, cross-shard round-trip percentiles with and
 //! without spinning, and activations/s with the resident memory per idle activation.
 
@@ -153,6 +153,25 @@ fn raw_glommio(n: usize, spin: Option<Duration>) {
     );
 }
 
+/// Calls from a plain thread (the ingress queue and a foreign wake each way).
+fn outside(n: usize) -> Result<(), quark::Error> {
+    let engine = Builder::new().shards(2).register::<Sink>().start()?;
+    let sink = engine.actor::<Sink>(key_on(&engine, 0));
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        sink.call_blocking(Ping)?;
+        lat.push(start.elapsed());
+    }
+    lat.sort_unstable();
+    println!(
+        "outside call_blocking  p50 {:>8.1?}  p99 {:>8.1?}",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
+    engine.shutdown()
+}
+
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm
@@ -214,6 +233,9 @@ fn main() -> Result<(), quark::Error> {
     if run("cross_shard") {
         cross_shard(n(50_000.0) as usize, Some(Duration::from_millis(10)))?;
         cross_shard(n(5_000.0) as usize, None)?;
+    }
+    if run("outside") {
+        outside(n(20_000.0) as usize)?;
     }
     if run("activate") {
         activations(n(500_000.0))?;
