@@ -310,3 +310,50 @@ fn a_full_mailbox_makes_senders_wait_and_loses_nothing() {
     assert_eq!(total, 5);
     engine.shutdown().unwrap();
 }
+
+/// Fails on request, to check that a broken worker leaves its pool serving.
+struct Crash;
+impl Message for Crash {
+    type Reply = (u64, usize);
+}
+
+impl Handler<Crash> for Worker {
+    async fn handle(
+        &mut self,
+        _: Crash,
+        _: &mut Context<Self>,
+    ) -> Result<(u64, usize), ActorError> {
+        Err(ActorError::msg("worker asked to fail"))
+    }
+}
+
+#[test]
+fn a_failing_stateless_worker_leaves_the_pool_serving() {
+    let (probe, _rx) = Probe::new();
+    let engine = builder(probe)
+        .extension(Load::default())
+        .register_stateless::<Worker>(2)
+        .start()
+        .unwrap();
+    let outcome = engine
+        .run_on_blocking(1, |s| async move {
+            let pool = s.actor::<Worker>(9u32);
+            let failed = pool.call(Crash).await.unwrap_err();
+            let mut served = Vec::new();
+            for _ in 0..10 {
+                served.push(pool.call(Job(Duration::ZERO)).await.unwrap().1);
+            }
+            (failed, served, s.activations_of::<Worker>(&9))
+        })
+        .unwrap();
+    let (failed, served, live) = outcome;
+    assert!(matches!(failed, quark::Error::Handler { .. }), "{failed}");
+    assert_eq!(
+        served,
+        vec![1; 10],
+        "served on the calling shard after the failure"
+    );
+    assert!((1..=2).contains(&live), "{live} live workers");
+    assert!(engine.stats()[1].failures >= 1);
+    engine.shutdown().unwrap();
+}
