@@ -90,9 +90,7 @@ impl Inspector {
             .truncate(false)
             .open(&lock_path)
             .map_err(io("open", &lock_path))?;
-        if lock.try_lock().is_err() {
-            return Err(OpenError::Locked(dir.into()));
-        }
+        crate::recovery::try_lock(&lock, dir, &lock_path)?;
         let mut segments = segment::list(dir)?.segments;
         let last = segments.pop();
         let mut sealed = Vec::new();

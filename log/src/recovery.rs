@@ -206,11 +206,27 @@ fn prepare_dir(dir: &Path, config: &Config) -> Result<File, OpenError> {
         .write(true)
         .open(&lock_path)
         .map_err(io("open", &lock_path))?;
-    match lock.try_lock() {
-        Ok(()) => Ok(lock),
-        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::Locked(dir.into())),
-        Err(std::fs::TryLockError::Error(e)) => Err(IoFailure::new("lock", &lock_path, e).into()),
+    try_lock(&lock, dir, &lock_path)?;
+    Ok(lock)
+}
+
+/// Takes the exclusive lock on `LOCK`, retrying for up to 200 ms: a process that forks (to run
+/// a command) briefly shares every open descriptor with the child until it execs, so a log just
+/// closed can look locked for a moment.
+pub(crate) fn try_lock(lock: &File, dir: &Path, lock_path: &Path) -> Result<(), OpenError> {
+    for attempt in 0..=20 {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if attempt < 20 => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => break,
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(IoFailure::new("lock", lock_path, e).into());
+            }
+        }
     }
+    Err(OpenError::Locked(dir.into()))
 }
 
 fn sync_dir_blocking(dir: &Path) -> Result<(), IoFailure> {

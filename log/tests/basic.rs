@@ -15,7 +15,7 @@ struct Event {
 
 #[test]
 fn append_read_reopen() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().join("log");
     run(move || async move {
         let log = Log::open(&path, Config::default()).await.unwrap();
@@ -75,7 +75,7 @@ fn append_read_reopen() {
 
 #[test]
 fn concurrent_appends_share_fsyncs() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().to_path_buf();
     run(move || async move {
         let log = Log::open(&path, Config::default()).await.unwrap();
@@ -115,7 +115,7 @@ fn concurrent_appends_share_fsyncs() {
 
 #[test]
 fn multi_entry_records_and_segment_rolls() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().to_path_buf();
     run(move || async move {
         let log = Log::open(&path, small_nosync()).await.unwrap();
@@ -152,7 +152,7 @@ fn multi_entry_records_and_segment_rolls() {
 
 #[test]
 fn tail_reader_waits_for_new_records() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().to_path_buf();
     run(move || async move {
         let log = Log::open(&path, small()).await.unwrap();
@@ -179,7 +179,7 @@ fn tail_reader_waits_for_new_records() {
 
 #[test]
 fn bad_input_gives_typed_errors() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().to_path_buf();
     run(move || async move {
         let log = Log::open(path.join("log"), small()).await.unwrap();
@@ -237,7 +237,7 @@ fn bad_input_gives_typed_errors() {
 
 #[test]
 fn nosync_mode_never_fsyncs_and_still_reads_back() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().to_path_buf();
     run(move || async move {
         let log = Log::open(&path, small_nosync()).await.unwrap();
@@ -264,7 +264,7 @@ fn nosync_mode_never_fsyncs_and_still_reads_back() {
 
 #[test]
 fn spare_segments_and_leftovers_are_cleaned_up() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().to_path_buf();
     run(move || async move {
         let names = |p: &std::path::Path| {
@@ -311,7 +311,7 @@ fn spare_segments_and_leftovers_are_cleaned_up() {
 
 #[test]
 fn append_batch_is_all_checked_then_durable_together() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().to_path_buf();
     run(move || async move {
         let log = Log::open(&path, small()).await.unwrap();

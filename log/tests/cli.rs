@@ -10,16 +10,24 @@ use std::process::Command;
 
 use quark_log::{Config, Durability, Log};
 
+/// Held while a log is open in this process or a tool process is started: a fork made while a
+/// log's `LOCK` descriptor is open would hold the lock until the child execs.
+static FORK_GUARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn tool(args: &[&str]) -> (i32, String) {
+    let _guard = FORK_GUARD.lock().unwrap_or_else(|e| e.into_inner());
     let out = Command::new(env!("CARGO_BIN_EXE_quark-log"))
         .args(args)
         .output()
         .expect("run tool");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Stderr is appended so that a failing assertion shows why the tool exited as it did.
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().expect("exit code"), text)
 }
 
 fn make_log(path: &Path, n: u64) -> Vec<u64> {
+    let _guard = FORK_GUARD.lock().unwrap_or_else(|e| e.into_inner());
     let p = path.to_path_buf();
     common::run(move || async move {
         let config = Config {
@@ -45,7 +53,7 @@ fn make_log(path: &Path, n: u64) -> Vec<u64> {
 
 #[test]
 fn verify_and_dump_an_intact_log() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::tempdir();
     let path = dir.path().join("log");
     let positions = make_log(&path, 700);
     let p = path.to_str().expect("utf-8 path");
@@ -71,7 +79,7 @@ fn verify_and_dump_an_intact_log() {
 
 #[test]
 fn verify_reports_corruption_torn_tails_and_bad_directories() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::tempdir();
     let path = dir.path().join("log");
     let positions = make_log(&path, 700);
     let p = path.to_str().expect("utf-8 path");

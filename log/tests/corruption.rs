@@ -38,7 +38,7 @@ struct Fixture {
 }
 
 fn fixture(tail_records: usize) -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::tempdir();
     let path = dir.path().join("log");
     let p = path.clone();
     let records = common::run(move || async move {
@@ -91,7 +91,7 @@ fn fixture(tail_records: usize) -> Fixture {
 
 /// Copies the fixture's directory to a fresh one.
 fn copy(f: &Fixture) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::tempdir();
     let to = dir.path().join("log");
     std::fs::create_dir(&to).expect("mkdir");
     for e in std::fs::read_dir(&f.path).expect("read dir") {

@@ -74,7 +74,7 @@ fn config() -> Config {
 #[test]
 fn sigkill_never_loses_acknowledged_records() {
     assert!(child_path().exists(), "missing {}", child_path().display());
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = dir.path().join("log");
     let mut rng = rand::rng();
     let mut acked_all: Vec<(u64, u64, u64)> = Vec::new();

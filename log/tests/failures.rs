@@ -35,7 +35,7 @@ impl Drop for Immutable {
 
 #[test]
 fn a_failed_write_stops_the_log_and_keeps_durable_records() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::tempdir();
     let path = dir.path().to_path_buf();
     common::run(move || async move {
         let log = Log::open(&path, common::small()).await.expect("open");

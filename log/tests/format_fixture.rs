@@ -20,7 +20,7 @@ const EXPECTED: &str = include_str!("fixtures/v1.expected");
 
 #[test]
 fn version_1_fixture_reads_back() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::tempdir();
     let path = dir.path().join("v1");
     std::fs::create_dir(&path).expect("mkdir");
     for e in std::fs::read_dir(FIXTURE).expect("fixture") {

@@ -50,7 +50,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     #[test]
     fn random_appends_read_back_across_reopen(ops in prop::collection::vec(op(), 1..80)) {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = common::tempdir();
         let path = dir.path().to_path_buf();
         common::run(move || async move {
             let mut log = Log::open(&path, config()).await.expect("open");

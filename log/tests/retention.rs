@@ -67,7 +67,7 @@ async fn compact_while_appending(log: Log, path: std::path::PathBuf) -> u64 {
 
 #[test]
 fn a_million_short_lived_records_keep_disk_bounded() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::tempdir();
     let path = dir.path().to_path_buf();
     let (max_disk, mut kept, total_bytes) = common::run(move || async move {
         let log = Log::open(&path, config()).await.expect("open");
@@ -132,7 +132,7 @@ fn reopen_keeps_positions(path: &std::path::Path, kept: Vec<(u64, u64)>) {
 
 #[test]
 fn retire_and_compact_semantics() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::tempdir();
     let path = dir.path().to_path_buf();
     common::run(move || async move {
         let config = Config {

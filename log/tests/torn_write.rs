@@ -61,7 +61,7 @@ fn only_segment(path: &Path) -> std::path::PathBuf {
 
 #[test]
 fn torn_last_commit_recovers_old_records_and_a_prefix_of_new_ones() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = common::tempdir();
     let base = dir.path().join("log");
     let old = append_burst(&base, 40, 1);
     let seg = only_segment(&base);

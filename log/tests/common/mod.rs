@@ -18,6 +18,12 @@ pub fn run<T: Send + 'static, F: Future<Output = T> + 'static>(
         .expect("executor thread")
 }
 
+/// A temporary directory on the build's disk (`CARGO_TARGET_TMPDIR`), not in `/tmp`: the log
+/// needs O_DIRECT, which tmpfs (a common `/tmp`) does not support.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir in CARGO_TARGET_TMPDIR")
+}
+
 /// A durable config with small segments, so tests cross segment boundaries.
 pub fn small() -> Config {
     Config {
