@@ -69,7 +69,8 @@ async fn append(path: &std::path::Path, concurrency: u64, records: u64) {
     let s = log.stats();
     println!(
         "append c={concurrency:<4} {:>9.0} rec/s  p50 {:>6} us  p99 {:>6} us  max {:>6} us  \
-         records {} commits {} fsyncs {} (fsync avg {} us, max {} us) rolls {} ({} without spare)",
+         records {} commits {} fsyncs {} (fsync avg {} us, p99 {} us, max {} us) \
+         rolls {} ({} without spare)",
         (per_task * concurrency) as f64 / secs,
         h.value_at_quantile(0.5),
         h.value_at_quantile(0.99),
@@ -78,6 +79,7 @@ async fn append(path: &std::path::Path, concurrency: u64, records: u64) {
         s.group_commits,
         s.fsyncs,
         s.fsync_latency_us_total / s.fsyncs.max(1),
+        s.fsync_latency_us_p99,
         s.fsync_latency_us_max,
         s.segment_rolls,
         s.rolls_without_spare,

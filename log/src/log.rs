@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     /// The next segment file, zero-filled ahead of time, and the task preparing it.
     pub spare: RefCell<Option<writer::Spare>>,
     pub spare_task: RefCell<Option<glommio::task::JoinHandle<()>>>,
+    /// `fdatasync` latencies in microseconds (`None` if the histogram could not be built).
+    pub fsync_us: RefCell<Option<hdrhistogram::Histogram<u64>>>,
 }
 
 impl Drop for Inner {
@@ -96,6 +98,9 @@ impl Inner {
         st.stats.fsyncs += 1;
         st.stats.fsync_latency_us_total += us;
         st.stats.fsync_latency_us_max = st.stats.fsync_latency_us_max.max(us);
+        if let Some(h) = self.fsync_us.borrow_mut().as_mut() {
+            h.saturating_record(us);
+        }
     }
 
     pub(crate) fn install_sealed(&self, sealed: Rc<Sealed>) {
@@ -386,7 +391,12 @@ impl Log {
 
     /// Counters for the harness and for operators.
     pub fn stats(&self) -> Stats {
-        self.inner.state.borrow().stats.clone()
+        let mut stats = self.inner.state.borrow().stats.clone();
+        if let Some(h) = self.inner.fsync_us.borrow().as_ref() {
+            stats.fsync_latency_us_p50 = h.value_at_quantile(0.5);
+            stats.fsync_latency_us_p99 = h.value_at_quantile(0.99);
+        }
+        stats
     }
 
     /// What recovery found and did when this log was opened.

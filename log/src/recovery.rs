@@ -423,6 +423,8 @@ async fn build_inner(
         flusher: RefCell::new(None),
         spare: RefCell::new(None),
         spare_task: RefCell::new(None),
+        // 1 us to 60 s at 3 significant digits; stats just lack percentiles if this fails.
+        fsync_us: RefCell::new(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).ok()),
     });
     let active = match tail {
         Some(t) => open_active(t).await?,

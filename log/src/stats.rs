@@ -20,6 +20,10 @@ pub struct Stats {
     pub fsync_latency_us_total: u64,
     /// Largest `fdatasync` latency, microseconds.
     pub fsync_latency_us_max: u64,
+    /// Median `fdatasync` latency since open, microseconds (3 significant digits).
+    pub fsync_latency_us_p50: u64,
+    /// 99th percentile `fdatasync` latency since open, microseconds (3 significant digits).
+    pub fsync_latency_us_p99: u64,
     /// The durable end position.
     pub durable_end: u64,
     /// Segment files, active one included.

@@ -105,6 +105,13 @@ fn concurrent_appends_share_fsyncs() {
             "group commit must batch: {stats:?}"
         );
         assert_eq!(stats.fsyncs, stats.group_commits + stats.segments - 1);
+        assert!(stats.fsync_latency_us_p50 > 0, "{stats:?}");
+        assert!(
+            stats.fsync_latency_us_p50 <= stats.fsync_latency_us_p99,
+            "{stats:?}"
+        );
+        // The histogram keeps 3 significant digits, so p99 may round slightly above the max.
+        assert!(stats.fsync_latency_us_p99 <= stats.fsync_latency_us_max * 1001 / 1000 + 1);
         for (p, v) in &all {
             let r = log.read(*p).unwrap();
             assert_eq!(r.entries().next().unwrap().payload, &v.to_le_bytes());
