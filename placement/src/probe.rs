@@ -37,6 +37,9 @@ pub fn topology() -> Result<Topology> {
     let threads: Vec<&TopologyObject> = hw.objects_with_type(ObjectType::PU).collect();
     let units = if cores.is_empty() { &threads } else { &cores };
     let mut numa_nodes = Vec::new();
+    // A core goes to the first node it shares CPUs with, so that no CPU is listed twice even
+    // where hwloc reports nodes overlapping (or nodes without CPUs, which are skipped).
+    let mut placed = vec![false; units.len()];
     for node in hw.objects_with_type(ObjectType::NUMANode) {
         let Some(node_cpus) = node.cpuset() else {
             continue;
@@ -48,13 +51,14 @@ pub fn topology() -> Result<Topology> {
             _ => 0,
         };
         let mut node_cores = Vec::new();
-        for unit in units {
+        for (index, unit) in units.iter().enumerate() {
             let Some(unit_cpus) = unit.cpuset() else {
                 continue;
             };
-            if !node_cpus.intersects(&*unit_cpus) {
+            if placed[index] || !node_cpus.intersects(&*unit_cpus) {
                 continue;
             }
+            placed[index] = true;
             let cpus = unit_cpus
                 .iter_set()
                 .map(|index| u32::try_from(usize::from(index)).map_err(|e| probe(&e)))
