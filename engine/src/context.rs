@@ -57,6 +57,8 @@ pub struct Context<A: Actor> {
     /// should not pay for an empty list.
     timers: Option<Box<Timers>>,
     deactivate: bool,
+    /// Where an event-sourced activation stands in its stream (boxed: most actors have none).
+    pub(crate) journal_cursor: Option<Box<crate::journal::Cursor>>,
 }
 
 impl<A: Actor> Context<A> {
@@ -68,6 +70,7 @@ impl<A: Actor> Context<A> {
             table,
             timers: None,
             deactivate: false,
+            journal_cursor: None,
         }
     }
 

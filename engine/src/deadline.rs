@@ -233,7 +233,9 @@ mod tests {
             .run_on_blocking(0, |shard| async move {
                 let echo = shard.actor::<Echo>(1u8);
                 for _ in 0..200 {
-                    echo.call_timeout(Ping, Duration::from_secs(3600)).await.unwrap();
+                    echo.call_timeout(Ping, Duration::from_secs(3600))
+                        .await
+                        .unwrap();
                 }
                 shard.core().deadlines.pending.borrow().len()
             })

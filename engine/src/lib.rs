@@ -108,6 +108,9 @@
 //!   (and `run_on_blocking`) runs a future on a chosen shard and returns its output; there,
 //!   `shard.actor::<A>(key)` gives references whose calls stay on the thread when the
 //!   target is homed there.
+//! - **Journaling** ([`journal`]): event-sourced actors (`EventSourced`, `ctx.recover`,
+//!   `ctx.persist`), stream reads, replay, projections and stream metadata, all stored as
+//!   records of kinds `0x01xx` in each shard's log; the design is in the module's docs.
 //!
 //! # Known limits
 //!
@@ -126,8 +129,10 @@
 //! - Shutdown waits for actor messages, not for futures started with `run_on`: those are
 //!   abandoned with their shard, and their calls after the drain fail with `ShutDown`.
 //! - Stateless calls made on a shard stay on that shard (no spreading to idle shards).
-//! - Journaling (event-sourced actors) is not here yet; `Shard::log()` is where it will
-//!   append.
+//! - An event-sourced actor's stream lives on its home shard, and `HashPlacement` hashes
+//!   the type name: renaming the type or changing the shard count moves homes, and an actor
+//!   whose history is elsewhere then refuses to activate (`journal::Error::Misplaced`)
+//!   until migration can move it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -141,6 +146,7 @@ mod engine;
 mod envelope;
 mod error;
 mod hash;
+pub mod journal;
 mod lifecycle;
 mod mailbox;
 mod placement;

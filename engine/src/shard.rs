@@ -78,6 +78,8 @@ pub(crate) struct ShardCore {
     closer: RefCell<Option<Waker>>,
     main: RefCell<Option<Waker>>,
     log: Option<quark_log::Log>,
+    /// The journal on `log`, its index rebuilt when the shard opened.
+    journal: Option<crate::journal::Journal>,
     pub(crate) deadlines: crate::deadline::Deadlines,
     /// Why closing the log failed, reported by the shard thread at exit.
     close_error: RefCell<Option<String>>,
@@ -238,9 +240,15 @@ impl Shard {
     }
 
     /// This shard's log, opened at start in `<data_dir>/shard-<id>` (`None` without a data
-    /// directory). Event-sourced actors will journal here.
+    /// directory). Event-sourced actors journal here (see [`Shard::journal`]).
     pub fn log(&self) -> Option<&quark_log::Log> {
         self.core.log.as_ref()
+    }
+
+    /// This shard's journal (event streams, snapshots, projections) on its log; `None`
+    /// without a data directory.
+    pub fn journal(&self) -> Option<&crate::journal::Journal> {
+        self.core.journal.as_ref()
     }
 
     /// This shard's counters.
@@ -284,6 +292,22 @@ pub(crate) async fn run(init: Init, ready: impl FnOnce(Result<(), String>)) -> R
             }
         },
     };
+    // The journal's index is rebuilt from the log before the shard takes any work.
+    let journal = match log
+        .clone()
+        .map(|log| crate::journal::Journal::open(log, id))
+    {
+        None => None,
+        Some(Ok(journal)) => Some(journal),
+        Some(Err(error)) => {
+            if let Some(log) = &log {
+                let _ = log.close().await;
+            }
+            let reason = format!("rebuilding the journal index of shard {id}: {error}");
+            ready(Err(reason.clone()));
+            return Err(reason);
+        }
+    };
     let tables = shared.registry.make_tables();
     let capacity = shared.channel_capacity;
     let outbound = senders
@@ -314,6 +338,7 @@ pub(crate) async fn run(init: Init, ready: impl FnOnce(Result<(), String>)) -> R
         closer: RefCell::new(None),
         main: RefCell::new(None),
         log,
+        journal,
         deadlines: crate::deadline::Deadlines::default(),
         close_error: RefCell::new(None),
     });

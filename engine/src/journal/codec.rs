@@ -122,7 +122,7 @@ pub fn decode_event(b: &[u8]) -> Option<EventLayout> {
     let data_at = u32_at(b, EVENT_DATA_AT_OFFSET)? as usize;
     let type_len = u16_at(b, EVENT_TYPE_LEN_OFFSET)? as usize;
     let type_end = EVENT_TYPE_OFFSET + type_len;
-    if data_at % 16 != 0 || data_at < type_end || data_at > b.len() {
+    if !data_at.is_multiple_of(16) || data_at < type_end || data_at > b.len() {
         return None;
     }
     std::str::from_utf8(b.get(EVENT_TYPE_OFFSET..type_end)?).ok()?;
@@ -209,7 +209,10 @@ mod tests {
         let mut b = Vec::new();
         encode_named(&mut b, 9, 7, "statement", b"state");
         let n = decode_named(&b).unwrap();
-        assert_eq!((n.number, n.small, n.name, n.data), (9, 7, "statement", &b"state"[..]));
+        assert_eq!(
+            (n.number, n.small, n.name, n.data),
+            (9, 7, "statement", &b"state"[..])
+        );
         encode_named(&mut b, 1, 0, "s", b"");
         assert_eq!(decode_named(&b).unwrap().data, b"");
         let garbage = [0xffu8; 40];

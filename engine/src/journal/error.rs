@@ -99,6 +99,18 @@ pub enum Error {
     /// An event-sourced actor persisted before recovering its state in `on_activate`.
     #[error("persist before recover: call ctx.recover() in on_activate")]
     NotRecovered,
+    /// The actor's stream has events on another shard than the actor's home: the placement
+    /// or the shard count changed since they were written. Nothing is written.
+    #[error(
+        "stream {stream} has events on shard {shard}, not on the actor's home shard \
+         (did the placement or the shard count change?)"
+    )]
+    Misplaced {
+        /// The stream.
+        stream: String,
+        /// A shard holding its events.
+        shard: usize,
+    },
     /// Serializing an event, a snapshot or a state failed.
     #[error("serializing failed: {0}")]
     Serialize(String),

@@ -56,6 +56,8 @@ pub(crate) struct Stream {
     pub chunks: Vec<Chunk>,
     pub durable: u64,
     pub next: u64,
+    /// Chunks waiting above a gap in `1..=durable`.
+    pub above: u32,
     pub snapshot: Option<Stored>,
     /// A tombstone append is in flight: appends are refused.
     pub deleting: bool,
@@ -65,14 +67,31 @@ pub(crate) struct Stream {
 
 impl Stream {
     /// Adds a durable chunk, keeping `chunks` sorted and `durable` at the gap-free prefix.
+    ///
+    /// The common case (the next versions, in order) touches only the vector's end: the
+    /// binary searches run only while chunks wait above a gap.
     pub(crate) fn insert(&mut self, chunk: Chunk) {
-        let at = self.chunks.partition_point(|c| c.first < chunk.first);
-        debug_assert!(self.chunks.get(at).is_none_or(|c| c.first != chunk.first));
-        self.chunks.insert(at, chunk);
-        while let Some(c) = self.chunk_holding(self.durable + 1) {
-            self.durable = c.first + u64::from(c.count) - 1;
+        let end = chunk.first + u64::from(chunk.count) - 1;
+        if self.chunks.last().is_none_or(|c| c.first < chunk.first) {
+            self.chunks.push(chunk);
+        } else {
+            let at = self.chunks.partition_point(|c| c.first < chunk.first);
+            debug_assert!(self.chunks.get(at).is_none_or(|c| c.first != chunk.first));
+            self.chunks.insert(at, chunk);
         }
-        self.next = self.next.max(chunk.first + u64::from(chunk.count) - 1);
+        self.next = self.next.max(end);
+        if chunk.first > self.durable + 1 {
+            self.above += 1;
+            return;
+        }
+        self.durable = self.durable.max(end);
+        while self.above > 0 {
+            let Some(c) = self.chunk_holding(self.durable + 1) else {
+                break;
+            };
+            self.durable = c.first + u64::from(c.count) - 1;
+            self.above -= 1;
+        }
     }
 
     /// The chunk holding `version`, if indexed.
@@ -84,7 +103,10 @@ impl Stream {
 
     /// Index in `chunks` of the chunk holding `version` (`version` within `1..=durable`).
     pub(crate) fn chunk_index(&self, version: u64) -> Option<usize> {
-        let i = self.chunks.partition_point(|c| c.first <= version).checked_sub(1)?;
+        let i = self
+            .chunks
+            .partition_point(|c| c.first <= version)
+            .checked_sub(1)?;
         let c = self.chunks.get(i)?;
         (version < c.first + u64::from(c.count)).then_some(i)
     }

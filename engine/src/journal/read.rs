@@ -98,7 +98,11 @@ fn info(name: &str, s: &Stream) -> StreamInfo {
         version: s.deleted.unwrap_or(s.durable).min(s.durable),
         deleted: s.deleted.is_some(),
         snapshot_version: s.snapshot.map(|snap| snap.number),
-        first_position: s.chunks.first().filter(|_| s.durable > 0).map(|c| c.position),
+        first_position: s
+            .chunks
+            .first()
+            .filter(|_| s.durable > 0)
+            .map(|c| c.position),
         last_position: last.map(|c| c.position),
     }
 }
@@ -138,7 +142,7 @@ impl Journal {
         };
         let mut out = Vec::with_capacity(limit.min(1024));
         let (lo, hi) = durable;
-        let mut take = |position: u64, out: &mut Vec<Event>, rev: bool| -> Result<(), Error> {
+        let take = |position: u64, out: &mut Vec<Event>, rev: bool| -> Result<(), Error> {
             let record = self.inner.log.read(position)?;
             let at = out.len();
             super::event::push_stream_events(&record, &name, lo..=hi, out);
@@ -218,7 +222,11 @@ impl Journal {
         let snapshot = self.inner.log.snapshot();
         for record in snapshot.iter_from(from.log) {
             let record = record?;
-            let skip = if record.position() == from.log { from.event } else { 0 };
+            let skip = if record.position() == from.log {
+                from.event
+            } else {
+                0
+            };
             let mut full = false;
             let mut last = None;
             let mut stream: Option<Rc<str>> = None;
@@ -264,7 +272,11 @@ impl Journal {
         let mut next = from;
         for record in snapshot.iter_from(from.log) {
             let record = record?;
-            let skip = if record.position() == from.log { from.event } else { 0 };
+            let skip = if record.position() == from.log {
+                from.event
+            } else {
+                0
+            };
             let mut stopped_at = None;
             let go_on = for_each_in_record(&record, |v| {
                 if v.position.event < skip {
@@ -304,9 +316,7 @@ impl Journal {
         let mut out: Vec<StreamInfo> = index
             .streams
             .iter()
-            .filter(|(name, s)| {
-                name.starts_with(prefix) && (s.durable > 0 || s.deleted.is_some())
-            })
+            .filter(|(name, s)| name.starts_with(prefix) && (s.durable > 0 || s.deleted.is_some()))
             .map(|(name, s)| info(name, s))
             .collect();
         out.sort_by(|a, b| a.stream.cmp(&b.stream));

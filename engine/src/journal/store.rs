@@ -17,8 +17,8 @@ use std::rc::Rc;
 use quark_log::{Log, RecordBuilder};
 use rkyv::util::AlignedVec;
 
-use super::codec::{self, KIND_CHECKPOINT, KIND_EVENT, KIND_EVENTS, KIND_SNAPSHOT};
 use super::codec::KIND_TOMBSTONE;
+use super::codec::{self, KIND_CHECKPOINT, KIND_EVENT, KIND_EVENTS, KIND_SNAPSHOT};
 use super::error::{Error, ExpectedVersion, check_name, check_type};
 use super::event::Position;
 use super::index::{Chunk, Index, Stored};
@@ -229,7 +229,11 @@ impl Journal {
     /// to it fails the same way, and the name is never reused. Its events stay in the log
     /// (history is kept): the global stream and projections still see them, followed by no
     /// further event of that stream; [`Journal::stream_info`] reports it as deleted.
-    pub async fn delete_stream(&self, stream: &str, expected: ExpectedVersion) -> Result<u64, Error> {
+    pub async fn delete_stream(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+    ) -> Result<u64, Error> {
         check_name(stream)?;
         let version = {
             let mut index = self.inner.index.borrow_mut();
@@ -319,7 +323,11 @@ impl Journal {
         check_name(name)?;
         let mut payload = Vec::new();
         codec::encode_named(&mut payload, next.log, next.event, name, state);
-        let record = self.inner.log.append_bytes(KIND_CHECKPOINT, &payload).await?;
+        let record = self
+            .inner
+            .log
+            .append_bytes(KIND_CHECKPOINT, &payload)
+            .await?;
         let stored = Stored {
             record,
             number: next.log,
@@ -350,7 +358,9 @@ impl Journal {
         let record = self.inner.log.read(position)?;
         let entry = record.entries().find(|e| e.kind == kind);
         let Some(named) = entry.and_then(|e| codec::decode_named(e.payload)) else {
-            return Err(Error::Read(format!("no journal entry at position {position}")));
+            return Err(Error::Read(format!(
+                "no journal entry at position {position}"
+            )));
         };
         let mut data = AlignedVec::<16>::with_capacity(named.data.len());
         data.extend_from_slice(named.data);

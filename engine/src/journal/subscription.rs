@@ -123,10 +123,23 @@ impl Subscription {
         }
     }
 
-    /// Whether every durable event was delivered (nothing read ahead, the reader is at the
-    /// log's durable end). Lets a caller stop after catching up instead of waiting.
-    pub fn caught_up(&self) -> bool {
-        self.queue.is_empty() && self.tail.position() >= self.journal.log().durable_end()
+    /// Whether every durable matching event was delivered: nothing is read ahead and no
+    /// record past the reader holds a matching event. Lets a caller stop after catching up
+    /// instead of waiting for live appends.
+    pub fn caught_up(&self) -> Result<bool, Error> {
+        if !self.queue.is_empty() {
+            return Ok(false);
+        }
+        let from = Position {
+            log: self.tail.position(),
+            event: 0,
+        };
+        let mut found = false;
+        self.journal.replay(from, |v| {
+            found = self.filter.matches(v.stream, v.event_type);
+            !found
+        })?;
+        Ok(!found)
     }
 
     /// The next event to deliver: what [`Subscription::commit`] stores.

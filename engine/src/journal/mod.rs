@@ -1,0 +1,80 @@
+//! Journaling: event-sourced actors, stream reads, replay and projections, stored in each
+//! shard's own log.
+//!
+//! # Design (for ARCHITECTURE.md)
+//!
+//! - **Streams live in the shard's log.** A stream is a named sequence of events with
+//!   versions 1, 2, 3, ... An event-sourced actor's stream (`"<CATEGORY>-<key>"`) is written
+//!   only by its activation, on its home shard; streams appended from outside the engine go
+//!   to the shard a hash of their name picks. Reads of one stream from outside ask every
+//!   shard and stitch the parts by version (history left behind by a migration still reads).
+//! - **Record kinds.** The journal owns the log's kind namespace `0x01xx`:
+//!   `0x0100` EVENTS (a batch header: stream, first version, count), `0x0101` EVENT (type
+//!   name + the user's rkyv bytes, 16-byte aligned), `0x0102` SNAPSHOT, `0x0103` TOMBSTONE,
+//!   `0x0104` CHECKPOINT. Layouts are hand-encoded little-endian (`codec.rs`), so the replay
+//!   loop decodes envelopes without rkyv validation or allocation.
+//! - **One append, one record.** `persist`/`append` write an EVENTS header and its EVENT
+//!   entries as one log record: durable and recovered all together or not at all. The
+//!   expected-version check and the version reservation happen in the same synchronous step
+//!   as the log enqueue, so concurrent appends to a stream can never share a version and a
+//!   refused append writes nothing.
+//! - **Index.** Each shard keeps, in memory only, stream → (records holding its events, in
+//!   version order), its latest snapshot and its tombstone, and projection → latest
+//!   checkpoint. It is rebuilt at open by one scan of the log (the log is the only truth).
+//!   A stream read is a hash lookup, a binary search and one log read per record: O(events
+//!   read). Readers see a stream only up to its gap-free durable version.
+//! - **Snapshots** are SNAPSHOT records in the same log, written every
+//!   `EventSourced::snapshot_every()` events (after the persist that crosses the threshold)
+//!   or when the actor calls `ctx.snapshot`. Activation folds the latest snapshot plus the
+//!   later events. A snapshot carries a schema fingerprint (declared schema, state type name,
+//!   archived size); one that does not match or does not decode is ignored with a warning
+//!   and the whole stream is replayed. Superseded snapshots are retired in the log (again at
+//!   every open, since the log does not persist retirements).
+//! - **Tombstones.** Deleting a stream writes a TOMBSTONE record. Afterwards reads and
+//!   appends of that stream fail with `Error::StreamDeleted`, the name is never reused, an
+//!   event-sourced actor on it fails to activate, and `stream_info` reports it deleted. Its
+//!   events stay in the log (history is kept): the global stream and projections see them.
+//! - **Projections** subscribe to a shard's global stream with a filter (stream prefixes,
+//!   event types), catch up from their checkpoint and then follow live appends through the
+//!   log's `TailReader`. A checkpoint is a CHECKPOINT record in the same shard's log holding
+//!   the next position (record position + event index) and, optionally, the projection's
+//!   state, in one record. A restart resumes exactly after the last committed event: nothing
+//!   committed is delivered twice, nothing is skipped. A projection over all shards runs one
+//!   subscription per shard under one name, so it keeps one checkpoint, one position, per
+//!   shard, in that shard's log.
+//! - **What survives a crash.** Everything acknowledged: events, snapshots, tombstones and
+//!   checkpoints are log records, acknowledged only once durable. A torn tail is cut by the
+//!   log's recovery (those appends were never acknowledged); the index and retirements are
+//!   rebuilt from what remains.
+//!
+//! # Module map
+//! - `codec`: kinds and byte layouts. `error`: [`Error`], [`ExpectedVersion`].
+//! - `event`: [`Event`], [`EventView`], [`OwnedEvent`], [`Position`].
+//! - `index`: the in-memory index and its rebuild. `store`: [`Journal`] appends, tombstones,
+//!   snapshots, checkpoints. `read`: stream, time-travel, global reads, replay, metadata.
+//! - `subscription`: [`Subscription`] for projections.
+//! - `actor`: [`EventSourced`] and the `Context` methods. `handle`: [`JournalHandle`].
+
+mod actor;
+mod codec;
+mod error;
+mod event;
+mod handle;
+mod index;
+mod read;
+mod store;
+mod subscription;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use actor::Cursor;
+pub use actor::{EventSourced, Persistable, default_stream, snapshot_schema};
+pub use codec::{
+    KIND_BASE, KIND_CHECKPOINT, KIND_EVENT, KIND_EVENTS, KIND_SNAPSHOT, KIND_TOMBSTONE,
+};
+pub use error::{Error, ExpectedVersion};
+pub use event::{Event, EventView, OwnedEvent, Position, for_each_in_record};
+pub use handle::{AllRead, EventData, JournalHandle};
+pub use read::{Direction, Filter, GlobalRead, StreamInfo};
+pub use store::{Appended, Checkpoint, Journal, NewEvent, StoredSnapshot};
+pub use subscription::Subscription;
