@@ -50,8 +50,8 @@ impl Default for Config {
             balance_tolerance: 0.10,
             moves_max: 10_000,
             cluster_passes: 3,
-            refine_passes: 3,
-            improvement_min_pct: 0.5,
+            refine_passes: 2,
+            improvement_min_pct: 1.0,
             cluster_weight_max: None,
         }
     }
