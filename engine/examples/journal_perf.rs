@@ -3,7 +3,8 @@
 //! appenders (each owning a stream, expected version checked), whole reads of 100-event
 //! streams whose events are interleaved in the log, and a full replay of the shard.
 //!
-//! Run: `cargo run --release -p quark --example journal_perf [EVENTS]` (default 1,024,000).
+//! Run: `cargo run --release -p quark --example journal_perf [EVENTS]` (default 1,024,000);
+//! set `QUARK_PARK=1` to let the shard park when idle instead of spinning 10 ms first.
 
 use std::time::{Duration, Instant};
 
@@ -135,7 +136,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_024_000);
     let dir = tempfile::tempdir()?;
-    let engine = Builder::new().shards(1).data_dir(dir.path()).start()?;
+    let mut builder = Builder::new().shards(1).data_dir(dir.path());
+    if std::env::var_os("QUARK_PARK").is_some() {
+        builder = builder.spin_before_park(None);
+    }
+    let engine = builder.start()?;
     let outcome = engine.run_on_blocking(0, move |shard| run(shard, events))?;
     engine.shutdown()?;
     outcome.map_err(Into::into)
