@@ -227,6 +227,10 @@ impl<A: EventSourced> Context<A> {
 
     /// Rebuilds the activation's state from its stream (latest snapshot plus the events
     /// after it). Call it in `on_activate`; a deleted stream fails the activation.
+    ///
+    /// A stream this shard has never seen costs one round trip to the other shards, which
+    /// must not hold it either ([`Error::Misplaced`] otherwise: the placement or the shard
+    /// count changed, and starting a second history at version 1 would fork the stream).
     pub async fn recover(&mut self) -> Result<A::State, Error> {
         let journal = self.journal()?;
         let stream = A::stream(self.key());

@@ -125,7 +125,8 @@ impl Subscription {
 
     /// Whether every durable matching event was delivered: nothing is read ahead and no
     /// record past the reader holds a matching event. Lets a caller stop after catching up
-    /// instead of waiting for live appends.
+    /// instead of waiting for live appends. Costs a scan from the reader to the first
+    /// matching record (or the durable end), so call it when the read-ahead is drained.
     pub fn caught_up(&self) -> Result<bool, Error> {
         if !self.queue.is_empty() {
             return Ok(false);
