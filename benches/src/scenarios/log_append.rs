@@ -99,6 +99,8 @@ fn outcome(
         load.appenders, load.record_bytes
     );
     let durable = ours.result.is_ok();
+    // MISSION.md states its targets at 64 appenders; other levels have none.
+    let headline = load.appenders == 64;
     let spec = |metric, target, better| RowSpec {
         scenario: name,
         metric,
@@ -109,7 +111,11 @@ fn outcome(
     };
     let rows = vec![
         row(
-            &spec("throughput_per_s", Some(150_000.0), Better::Higher),
+            &spec(
+                "throughput_per_s",
+                headline.then_some(150_000.0),
+                Better::Higher,
+            ),
             ours,
             peers,
             |r| Some(r.appends as f64 / r.secs),
@@ -118,7 +124,7 @@ fn outcome(
             Some(r.latencies.quantile_us(0.50))
         }),
         row(
-            &spec("p99_us", Some(1000.0), Better::Lower),
+            &spec("p99_us", headline.then_some(1000.0), Better::Lower),
             ours,
             peers,
             |r| Some(r.latencies.quantile_us(0.99)),
