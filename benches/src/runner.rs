@@ -109,7 +109,9 @@ pub fn render(run: &Run) -> String {
     );
     let rows = run.rows();
     let has = |peer: &str| rows.iter().any(|r| r.peers.iter().any(|(n, _)| n == peer));
-    out.push_str("Every peer figure below was measured in this run, in this process.\n");
+    out.push_str(
+        "Every peer figure below was measured in this run (its clients in this process).\n",
+    );
     if has("postgres") || has("redis") {
         out.push_str(
             "PostgreSQL runs with its defaults (fsync on, synchronous commit) and Redis with \
