@@ -21,7 +21,9 @@ fn workspace_root() -> PathBuf {
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -39,10 +41,22 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn workspace_rust_files() -> Vec<(String, String)> {
     let root = workspace_root();
     let mut files = Vec::new();
-    for crate_dir in ["log", "engine", "net", "placement", "adapters", "benches", "tests"] {
+    for crate_dir in [
+        "log",
+        "engine",
+        "net",
+        "placement",
+        "adapters",
+        "benches",
+        "tests",
+    ] {
         rust_files(&root.join(crate_dir), &mut files);
     }
-    assert!(!files.is_empty(), "tidy found no Rust files under {}", root.display());
+    assert!(
+        !files.is_empty(),
+        "tidy found no Rust files under {}",
+        root.display()
+    );
     files.sort();
     files
         .into_iter()
@@ -69,7 +83,10 @@ fn every_file_opens_with_a_module_doc() {
         })
         .map(|(path, _)| path)
         .collect();
-    assert!(missing.is_empty(), "files without a leading `//!` doc: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a leading `//!` doc: {missing:#?}"
+    );
 }
 
 #[test]
@@ -82,7 +99,10 @@ fn no_line_is_longer_than_100_columns() {
             }
         }
     }
-    assert!(long.is_empty(), "lines over {LINE_COLUMNS_MAX} columns: {long:#?}");
+    assert!(
+        long.is_empty(),
+        "lines over {LINE_COLUMNS_MAX} columns: {long:#?}"
+    );
 }
 
 #[test]
@@ -101,7 +121,10 @@ fn unsafe_code_only_in_allow_listed_files() {
             }
         }
     }
-    assert!(offenders.is_empty(), "`unsafe` outside {UNSAFE_ALLOWED:?}: {offenders:#?}");
+    assert!(
+        offenders.is_empty(),
+        "`unsafe` outside {UNSAFE_ALLOWED:?}: {offenders:#?}"
+    );
 }
 
 #[test]
@@ -118,5 +141,8 @@ fn no_bare_matches_statement() {
             }
         }
     }
-    assert!(offenders.is_empty(), "bare `matches!(…);` cannot fail, assert it: {offenders:#?}");
+    assert!(
+        offenders.is_empty(),
+        "bare `matches!(…);` cannot fail, assert it: {offenders:#?}"
+    );
 }
