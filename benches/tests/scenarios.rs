@@ -14,6 +14,9 @@ use std::sync::Mutex;
 const QUARK_WIRED: &[&str] = &[
     "log.append",
     "log.replay",
+    "events.append",
+    "events.read_stream_100",
+    "events.replay",
     "actor.tell_one_shard",
     "actor.call_one_shard",
     "actor.call_cross_shard",
@@ -92,6 +95,39 @@ fn log_replay() {
             ops(&work, system),
             2_000,
             "{system} read back every record: {work:?}"
+        );
+    }
+}
+
+#[test]
+fn events_append() {
+    let work = check("events.append");
+    for system in ["quark", "quark-parked", "postgres", "redis"] {
+        assert!(
+            ops(&work, system) > 0,
+            "{system} appended nothing: {work:?}"
+        );
+    }
+}
+
+#[test]
+fn events_read_stream_100() {
+    let work = check("events.read_stream_100");
+    for system in ["quark", "postgres", "redis"] {
+        let events = ops(&work, system);
+        assert!(events > 0, "{system} read nothing: {work:?}");
+        assert_eq!(events % 100, 0, "{system} read whole streams: {work:?}");
+    }
+}
+
+#[test]
+fn events_replay() {
+    let work = check("events.replay");
+    for system in ["quark", "postgres", "redis"] {
+        assert_eq!(
+            ops(&work, system),
+            6_400,
+            "{system} read every event back: {work:?}"
         );
     }
 }

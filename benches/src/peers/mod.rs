@@ -10,6 +10,7 @@ use crate::work::WorkHash;
 use std::time::Duration;
 
 pub mod actix;
+pub mod events;
 pub mod pingpong;
 pub mod postgres;
 pub mod ractor;

@@ -27,13 +27,20 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    /// The URL this peer talks to.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+}
+
 impl Peer for Postgres {
     fn name(&self) -> &'static str {
         "postgres"
     }
 }
 
-async fn connect(url: &str) -> Result<Client, PeerError> {
+pub(crate) async fn connect(url: &str) -> Result<Client, PeerError> {
     let (client, conn) = tokio_postgres::connect(url, NoTls)
         .await
         .map_err(|e| PeerError::because("connecting to PostgreSQL", e))?;
@@ -45,12 +52,12 @@ async fn connect(url: &str) -> Result<Client, PeerError> {
     Ok(client)
 }
 
-fn failed(what: &str) -> impl Fn(tokio_postgres::Error) -> PeerError + '_ {
+pub(crate) fn failed(what: &str) -> impl Fn(tokio_postgres::Error) -> PeerError + '_ {
     move |e| PeerError::because(what, e)
 }
 
 /// Reads `fsync` and `synchronous_commit` back: (durable, sentence).
-async fn durability(client: &Client) -> Result<(bool, String), PeerError> {
+pub(crate) async fn durability(client: &Client) -> Result<(bool, String), PeerError> {
     let mut values = Vec::new();
     for setting in ["fsync", "synchronous_commit"] {
         let row = client

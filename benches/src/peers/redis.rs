@@ -32,17 +32,24 @@ impl Redis {
     }
 }
 
+impl Redis {
+    /// The URL this peer talks to.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+}
+
 impl Peer for Redis {
     fn name(&self) -> &'static str {
         "redis"
     }
 }
 
-fn failed(what: &str) -> impl Fn(redis::RedisError) -> PeerError + '_ {
+pub(crate) fn failed(what: &str) -> impl Fn(redis::RedisError) -> PeerError + '_ {
     move |e| PeerError::because(what, e)
 }
 
-async fn connect(url: &str) -> Result<MultiplexedConnection, PeerError> {
+pub(crate) async fn connect(url: &str) -> Result<MultiplexedConnection, PeerError> {
     let client = redis::Client::open(url).map_err(failed("parsing the Redis URL"))?;
     client
         .get_multiplexed_async_connection()
@@ -51,7 +58,9 @@ async fn connect(url: &str) -> Result<MultiplexedConnection, PeerError> {
 }
 
 /// Reads `appendonly` and `appendfsync` back: (durable, sentence).
-async fn durability(conn: &mut MultiplexedConnection) -> Result<(bool, String), PeerError> {
+pub(crate) async fn durability(
+    conn: &mut MultiplexedConnection,
+) -> Result<(bool, String), PeerError> {
     let get = |name: &'static str| {
         let mut conn = conn.clone();
         async move {

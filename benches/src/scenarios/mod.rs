@@ -8,6 +8,7 @@ use crate::scenario::{Scenario, Work};
 use crate::work::WorkHash;
 
 pub mod actor;
+pub mod events;
 pub mod log_append;
 pub mod log_replay;
 pub mod placement_locality;
@@ -18,6 +19,9 @@ pub fn registry() -> Vec<Box<dyn Scenario>> {
     vec![
         Box::new(log_append::LogAppend),
         Box::new(log_replay::LogReplay),
+        Box::new(events::EventsAppend),
+        Box::new(events::EventsReadStream),
+        Box::new(events::EventsReplay),
         Box::new(actor::TellOneShard),
         Box::new(actor::CallOneShard),
         Box::new(actor::CallCrossShard),
