@@ -363,3 +363,35 @@ fn subscriptions_resume_exactly_after_their_checkpoint() {
         assert_eq!((live.stream(), live.data()), ("acc-2", &[9][..]));
     });
 }
+
+#[test]
+fn records_of_other_kinds_are_skipped_and_shared_records_still_index() {
+    run(|dir| async move {
+        let j = open(dir.path()).await;
+        j.append("s", ExpectedVersion::Any, &[ev("A", b"1")])
+            .await
+            .unwrap();
+        // Another engine module's record, and a record mixing an outbox-like entry with
+        // a batch of events (the layout `persist` writes, plus a foreign entry).
+        j.log().append_bytes(7, b"a job").await.unwrap();
+        let mut mixed = quark_log::RecordBuilder::new();
+        let mut buf = Vec::new();
+        codec::encode_events(&mut buf, 2, 1, "s");
+        mixed.push_bytes(KIND_EVENTS, &buf);
+        mixed.push_bytes(9, b"an outbox message");
+        codec::encode_event(&mut buf, "B", b"2");
+        mixed.push_bytes(KIND_EVENT, &buf);
+        j.log().append(&mixed).await.unwrap();
+        j.log().close().await.unwrap();
+        let j = open(dir.path()).await;
+        let all = j.read_stream("s", 1, Direction::Forward, 10).unwrap();
+        assert_eq!(versions(&all), vec![1, 2]);
+        assert_eq!(all[1].event_type(), "B");
+        assert_eq!(all[1].data(), b"2");
+        let (seen, _) = j.replay(Position::START, |_| true).unwrap();
+        assert_eq!(seen, 2, "the foreign records carry no events");
+        j.append("s", ExpectedVersion::Exact(2), &[ev("C", b"3")])
+            .await
+            .unwrap();
+    });
+}
