@@ -93,7 +93,7 @@ impl JournalHandle {
     }
 
     /// Runs `f` on every shard; results by shard.
-    async fn on_all<T, Fut>(
+    pub(super) async fn on_all<T, Fut>(
         &self,
         f: impl Fn(Journal) -> Fut + Clone + Send + 'static,
     ) -> Result<Vec<T>, Error>

@@ -52,7 +52,8 @@
 //! - `event`: [`Event`], [`EventView`], [`OwnedEvent`], [`Position`].
 //! - `index`: the in-memory index and its rebuild. `store`: [`Journal`] appends, tombstones,
 //!   snapshots, checkpoints. `read`: stream, time-travel, global reads, replay, metadata.
-//! - `subscription`: [`Subscription`] for projections.
+//! - `subscription`: [`Subscription`] for projections. `projection`: managed [`Projection`]s
+//!   (state stored with each checkpoint, one runner per shard).
 //! - `actor`: [`EventSourced`] and the `Context` methods. `handle`: [`JournalHandle`].
 
 mod actor;
@@ -61,6 +62,7 @@ mod error;
 mod event;
 mod handle;
 mod index;
+mod projection;
 mod read;
 mod store;
 mod subscription;
@@ -75,6 +77,7 @@ pub use codec::{
 pub use error::{Error, ExpectedVersion};
 pub use event::{Event, EventView, OwnedEvent, Position, for_each_in_record};
 pub use handle::{AllRead, EventData, JournalHandle};
+pub use projection::Projection;
 pub use read::{Direction, Filter, GlobalRead, StreamInfo};
 pub use store::{Appended, Checkpoint, Journal, NewEvent, StoredSnapshot};
 pub use subscription::Subscription;

@@ -72,6 +72,8 @@ pub(crate) struct Inner {
     pub(crate) log: Log,
     pub(crate) shard: usize,
     pub(crate) index: RefCell<Index>,
+    /// Managed projections running on this shard.
+    pub(crate) runners: super::projection::Runners,
 }
 
 /// One shard's journal. Cheap to clone; lives on its shard (not `Send`). Reach it in a
@@ -114,6 +116,7 @@ impl Journal {
             log,
             shard,
             index: RefCell::new(index),
+            runners: super::projection::Runners::default(),
         };
         Ok(Journal {
             inner: Rc::new(inner),
