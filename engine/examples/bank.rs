@@ -1,18 +1,17 @@
 //! A bank on Quark's journal: event-sourced accounts (deposit, withdraw with an invariant
 //! check: no overdraft), and account statements kept by a projection over all shards.
 //!
-//! The projection runs one subscription per shard; it keeps its statements in memory and
-//! commits them together with its checkpoint (one log record), so after the restart in the
-//! middle of this example it resumes with exactly the statements it had committed and
-//! applies every later event once.
+//! The statements are a managed [`Projection`]: it runs on every shard, keeps its statements
+//! in memory and commits them together with its checkpoint (one log record), so after the
+//! restart in the middle of this example it resumes with exactly the statements it had
+//! committed and applies every later event once.
 //!
 //! Run: `cargo run -p quark --example bank [DATA_DIR]` (a temporary directory by default).
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use quark::journal::{EventSourced, Filter, Journal};
+use quark::journal::{Event, EventSourced, Filter, Projection};
 use quark::{Actor, ActorError, Builder, Context, Engine, Handler, Message};
 
 /// An account's folded state.
@@ -129,71 +128,44 @@ struct Line {
     balance: i64,
 }
 
-/// The projection's read model on one shard: statements by stream.
-type Statements = BTreeMap<String, Vec<Line>>;
+/// The statements projection: one statement per account stream, per shard. Its state is
+/// stored with each of its checkpoints, so it resumes exactly where it committed.
+struct Statements;
 
-thread_local! {
-    /// Each shard thread holds its share of the statements.
-    static STATEMENTS: RefCell<Statements> = const { RefCell::new(Statements::new()) };
-}
+impl Projection for Statements {
+    type State = BTreeMap<String, Vec<Line>>;
+    const NAME: &'static str = "statements";
 
-/// The statements projection on one shard: resume, catch up, follow; commit the statements
-/// with the checkpoint whenever it has caught up.
-async fn statements(journal: Journal) -> Result<(), quark::journal::Error> {
-    let filter = Filter::all().stream_prefix("account-");
-    let mut sub = journal.subscribe("statements", filter)?;
-    let resumed = if sub.resumed_state().is_empty() {
-        Statements::new()
-    } else {
-        rkyv::from_bytes::<Statements, rkyv::rancor::Error>(sub.resumed_state())
-            .map_err(|e| quark::journal::Error::Serialize(e.to_string()))?
-    };
-    STATEMENTS.with(|s| *s.borrow_mut() = resumed);
-    while let Some(event) = sub.next().await {
-        let event = event?;
+    fn filter() -> Filter {
+        Filter::all().stream_prefix("account-")
+    }
+
+    fn apply(state: &mut Self::State, event: &Event) -> Result<(), quark::journal::Error> {
         let cents = match event.deserialize::<Txn>()? {
             Txn::Deposited(c) => c,
             Txn::Withdrawn(c) => -c,
         };
-        STATEMENTS.with(|s| {
-            let mut s = s.borrow_mut();
-            let lines = s.entry(event.stream().to_owned()).or_default();
-            let balance = lines.last().map_or(0, |l| l.balance) + cents;
-            let version = event.version();
-            lines.push(Line {
-                version,
-                cents,
-                balance,
-            });
+        let lines = state.entry(event.stream().to_owned()).or_default();
+        let balance = lines.last().map_or(0, |l| l.balance) + cents;
+        let version = event.version();
+        lines.push(Line {
+            version,
+            cents,
+            balance,
         });
-        if sub.caught_up()? {
-            let bytes = STATEMENTS.with(|s| rkyv::to_bytes::<rkyv::rancor::Error>(&*s.borrow()));
-            let bytes = bytes.map_err(|e| quark::journal::Error::Serialize(e.to_string()))?;
-            sub.commit_with(&bytes).await?;
-        }
+        Ok(())
     }
-    Ok(())
 }
 
-fn start(dir: &std::path::Path) -> Result<Engine, quark::Error> {
+fn start(dir: &std::path::Path) -> Result<Engine, Box<dyn std::error::Error>> {
     let engine = Builder::new()
         .shards(2)
         .spin_before_park(None)
         .data_dir(dir)
         .register::<Account>()
         .start()?;
-    for shard in 0..engine.shards() {
-        engine.run_on_blocking(shard, |s| async move {
-            if let Some(journal) = s.journal().cloned() {
-                glommio::spawn_local(async move {
-                    if let Err(error) = statements(journal).await {
-                        eprintln!("statements projection stopped: {error}");
-                    }
-                })
-                .detach();
-            }
-        })?;
-    }
+    let journal = engine.journal();
+    futures_lite::future::block_on(journal.start_projection::<Statements>())?;
     Ok(engine)
 }
 
@@ -201,15 +173,16 @@ fn start(dir: &std::path::Path) -> Result<Engine, quark::Error> {
 fn statement(engine: &Engine, account: &str, version: u64) -> Vec<Line> {
     let stream = format!("account-{account}");
     let deadline = Instant::now() + Duration::from_secs(10);
+    let journal = engine.journal();
     loop {
-        let mut lines = Vec::new();
-        for shard in 0..engine.shards() {
-            let stream = stream.clone();
-            let part = engine.run_on_blocking(shard, move |_| async move {
-                STATEMENTS.with(|s| s.borrow().get(&stream).cloned().unwrap_or_default())
-            });
-            lines.extend(part.unwrap_or_default());
-        }
+        let states = futures_lite::future::block_on(journal.projection_state::<Statements>());
+        let lines: Vec<Line> = states
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .filter_map(|mut s| s.remove(&stream))
+            .flatten()
+            .collect();
         if lines.last().is_some_and(|l| l.version >= version) || Instant::now() > deadline {
             return lines;
         }
