@@ -57,9 +57,14 @@ pub trait Projection: 'static {
     /// on that shard (after a restart it resumes from the last commit).
     fn apply(state: &mut Self::State, event: &Event) -> Result<(), Error>;
 
-    /// Commit at least every this many applied events (and always once caught up).
+    /// Commit at least every this many applied events.
     fn commit_every() -> u64 {
         1024
+    }
+
+    /// Commit once caught up and this long after the first uncommitted event.
+    fn commit_interval() -> std::time::Duration {
+        std::time::Duration::from_millis(100)
     }
 }
 
@@ -123,22 +128,48 @@ impl Journal {
 }
 
 /// Applies events and commits state with position, until the log closes.
+///
+/// Commits after `commit_every` events, or once caught up and `commit_interval` after the
+/// first uncommitted event, so a trickle of live events does not rewrite a large state for
+/// every event. Uncommitted events are applied again after a restart, on top of the committed
+/// state: exactly once either way.
 async fn run<P: Projection>(
     sub: &mut super::subscription::Subscription,
     state: &RefCell<P::State>,
 ) -> Result<(), Error> {
     let mut pending = 0u64;
-    while let Some(event) = sub.next().await {
-        P::apply(&mut state.borrow_mut(), &event?)?;
-        pending += 1;
-        if pending >= P::commit_every() || sub.caught_up()? {
+    let mut due: Option<std::time::Instant> = None;
+    loop {
+        let next = match due {
+            None => Some(sub.next().await),
+            Some(at) => {
+                // `Subscription::next` is cancel-safe: a timer that wins loses no event.
+                let wait = at.saturating_duration_since(std::time::Instant::now());
+                let event = async { Some(sub.next().await) };
+                let timer = async {
+                    glommio::timer::sleep(wait).await;
+                    None
+                };
+                futures_lite::future::or(event, timer).await
+            }
+        };
+        match next {
+            Some(None) => return Ok(()),
+            Some(Some(event)) => {
+                P::apply(&mut state.borrow_mut(), &event?)?;
+                pending += 1;
+                due.get_or_insert_with(|| std::time::Instant::now() + P::commit_interval());
+            }
+            None => {}
+        }
+        let timely = due.is_some_and(|at| std::time::Instant::now() >= at) && sub.caught_up()?;
+        if pending >= P::commit_every() || (pending > 0 && timely) {
             let bytes = rkyv::to_bytes::<rancor::Error>(&*state.borrow())
                 .map_err(|e| Error::Serialize(e.to_string()))?;
             sub.commit_with(&bytes).await?;
-            pending = 0;
+            (pending, due) = (0, None);
         }
     }
-    Ok(())
 }
 
 impl JournalHandle {
