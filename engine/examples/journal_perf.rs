@@ -4,7 +4,8 @@
 //! streams whose events are interleaved in the log, and a full replay of the shard.
 //!
 //! Run: `cargo run --release -p quark --example journal_perf [EVENTS]` (default 1,024,000);
-//! set `QUARK_PARK=1` to let the shard park when idle instead of spinning 10 ms first.
+//! set `QUARK_PARK=1` to let the shard park when idle instead of spinning 10 ms first, and
+//! `QUARK_REPLAY_PASSES=N` for N replay passes (for profiling).
 
 use std::time::{Duration, Instant};
 
@@ -112,7 +113,10 @@ async fn run(shard: Shard, events: u64) -> Result<(), String> {
         quantile_us(&reads, 0.99),
         reads.len()
     );
-    for pass in 0..3 {
+    let passes = std::env::var("QUARK_REPLAY_PASSES")
+        .ok()
+        .and_then(|p| p.parse().ok());
+    for pass in 0..passes.unwrap_or(3) {
         let t = Instant::now();
         let mut h = 0u64;
         let (n, _) = j
