@@ -228,7 +228,12 @@ pub fn balance_limits(
             actual,
         });
     }
-    let capacity_total: u64 = capacities.iter().sum();
+    let Some(capacity_total) = capacities.iter().try_fold(0u64, |t, &c| t.checked_add(c)) else {
+        return Err(Error::InvalidSetting {
+            name: "capacities",
+            reason: "sum overflows u64",
+        });
+    };
     if capacity_total == 0 {
         return Err(Error::InvalidSetting {
             name: "capacities",

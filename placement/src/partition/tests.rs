@@ -138,6 +138,21 @@ fn capacities_shift_fair_shares() {
     assert!(balance_limits(10, 2, None, -0.1).is_err());
 }
 
+/// Bug: `balance_limits` summed the capacities with `+`, so capacities whose total overflows
+/// `u64` (say one shard reported as `u64::MAX`, "unbounded") panicked in debug builds and
+/// wrapped to a wrong fair share in release. Fix: a checked sum, and a typed error.
+#[test]
+fn capacities_whose_sum_overflows_are_a_typed_error() {
+    let overflow = balance_limits(10, 2, Some(&[u64::MAX, 1]), 0.1);
+    assert_eq!(
+        overflow,
+        Err(Error::InvalidSetting {
+            name: "capacities",
+            reason: "sum overflows u64",
+        })
+    );
+}
+
 #[test]
 fn bad_inputs_are_rejected() {
     let graph = CommGraph::from_edges(vec![1; 2], &[(0, 1, 1)]).unwrap();
