@@ -197,8 +197,10 @@ pub fn place(
 ) -> Result<ShardId> {
     validate(loads, layout, policy)?;
     layout.shard(home)?;
+    // In f64: a huge estimate must read as "too big", not overflow (or wrap to a small sum).
     let after = |s: usize| {
-        (loads[s].memory_bytes_used + memory_bytes) as f64 / loads[s].memory_bytes_limit as f64
+        (loads[s].memory_bytes_used as f64 + memory_bytes as f64)
+            / loads[s].memory_bytes_limit as f64
     };
     if after(home.index()) <= policy.low_watermark {
         return Ok(home);

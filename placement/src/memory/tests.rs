@@ -99,6 +99,37 @@ fn bad_inputs_are_rejected() {
     assert!(rebalance(&[load(1, 10), load(1, 10)], &stray, &layout, &policy).is_err());
 }
 
+/// Bug: `place` added the estimate to a shard's usage as `u64`, so an estimate near
+/// `u64::MAX` (a size hook reporting "unknown" as all ones) panicked in debug builds and, in
+/// release, wrapped to a small sum that kept the actor on its home shard, far above its high
+/// watermark. Fix: the sum is taken in `f64`; such an actor fits nowhere.
+#[test]
+fn a_huge_estimate_fits_nowhere_instead_of_overflowing() {
+    let layout = ShardLayout::flat(2).unwrap();
+    let loads = [load(50, 100), load(10, 100)];
+    let memory_bytes = u64::MAX - 10;
+    let placed = place(
+        &loads,
+        &layout,
+        ShardId(0),
+        memory_bytes,
+        &Policy::default(),
+    );
+    assert_eq!(placed, Err(Error::NoHeadroom { memory_bytes }));
+}
+
+/// Bug: `rebalance` took an actor listed twice (two size reports for one actor) as two
+/// actors and planned to move it twice, to two shards, breaking "each actor at most once" and
+/// the estimate of imbalance after the plan. Fix: a duplicate actor is a typed error.
+#[test]
+fn an_actor_listed_twice_is_a_typed_error() {
+    let layout = ShardLayout::flat(3).unwrap();
+    let loads = [load(90, 100), load(0, 100), load(0, 100)];
+    let twice = [actor(1, 0, 30), actor(1, 0, 30)];
+    let plan = rebalance(&loads, &twice, &layout, &Policy::default());
+    assert_eq!(plan, Err(Error::DuplicateActor(1)));
+}
+
 #[test]
 fn hysteresis_no_rebalance_below_trigger() {
     let layout = ShardLayout::flat(2).unwrap();
