@@ -64,6 +64,9 @@ pub enum Error {
     /// The graph has more vertices or edges than the compact representation holds.
     #[error("graph too large: {0}")]
     GraphTooLarge(&'static str),
+    /// The same actor is listed twice in one input (it could be planned to move twice).
+    #[error("actor {0} is listed more than once")]
+    DuplicateActor(u64),
     /// No shard has room under its high watermark for a new activation.
     #[error("no shard has headroom for {memory_bytes} bytes under its high watermark")]
     NoHeadroom {

@@ -6,12 +6,13 @@
 //! is above the target level (the fullest such shard that has an actor to give).
 
 use super::{ActorMemory, Move, Plan, Policy, ShardLoad, Trigger, imbalance_of, validate};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::{ShardId, ShardLayout};
 
 /// Plans which actors move where to bring memory back into balance.
 ///
 /// `actors` needs only the largest actors of each shard: the rest is background that stays.
+/// Each actor appears at most once ([`Error::DuplicateActor`] otherwise).
 ///
 /// # Example
 /// ```
@@ -36,8 +37,12 @@ pub fn rebalance(
     policy: &Policy,
 ) -> Result<Plan> {
     validate(loads, layout, policy)?;
+    let mut seen = std::collections::HashSet::with_capacity(actors.len());
     for actor in actors {
         layout.shard(actor.shard)?;
+        if !seen.insert(actor.actor) {
+            return Err(Error::DuplicateActor(actor.actor));
+        }
     }
     let limits: Vec<f64> = loads.iter().map(|l| l.memory_bytes_limit as f64).collect();
     let mut used: Vec<f64> = loads.iter().map(|l| l.memory_bytes_used as f64).collect();
