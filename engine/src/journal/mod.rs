@@ -8,6 +8,9 @@
 //!   only by its activation, on its home shard; streams appended from outside the engine go
 //!   to the shard a hash of their name picks. Reads of one stream from outside ask every
 //!   shard and stitch the parts by version (history left behind by a migration still reads).
+//!   An activation whose stream is new to its shard asks the other shards first: if one holds
+//!   it (the placement or the shard count changed), activation fails with `Misplaced` rather
+//!   than start a second history at version 1.
 //! - **Record kinds.** The journal owns the log's kind namespace `0x01xx`:
 //!   `0x0100` EVENTS (a batch header: stream, first version, count), `0x0101` EVENT (type
 //!   name + the user's rkyv bytes, 16-byte aligned), `0x0102` SNAPSHOT, `0x0103` TOMBSTONE,
@@ -41,11 +44,18 @@
 //!   state, in one record. A restart resumes exactly after the last committed event: nothing
 //!   committed is delivered twice, nothing is skipped. A projection over all shards runs one
 //!   subscription per shard under one name, so it keeps one checkpoint, one position, per
-//!   shard, in that shard's log.
+//!   shard, in that shard's log. A managed `Projection` stores its per-shard state in the
+//!   same checkpoint record, commits every N events or once caught up (after a short
+//!   interval), and re-applies uncommitted events after a restart on top of the committed
+//!   state: every event counts exactly once.
 //! - **What survives a crash.** Everything acknowledged: events, snapshots, tombstones and
 //!   checkpoints are log records, acknowledged only once durable. A torn tail is cut by the
 //!   log's recovery (those appends were never acknowledged); the index and retirements are
 //!   rebuilt from what remains.
+//! - **Not done here.** Compaction is not scheduled (superseded snapshots and checkpoints are
+//!   retired, and reclaimed only when the log's owner calls `Log::compact`); the index is
+//!   rebuilt by a full scan at open (no index checkpoint); an actor's stream cannot move
+//!   between shards yet (migration).
 //!
 //! # Module map
 //! - `codec`: kinds and byte layouts. `error`: [`Error`], [`ExpectedVersion`].
