@@ -1,7 +1,8 @@
 //! Quick figures for the journal on one shard, without the peers (the harness's `events.*`
 //! scenarios compare against PostgreSQL and Redis): durable one-event appends from 64
-//! appenders (each owning a stream, expected version checked), whole reads of 100-event
-//! streams whose events are interleaved in the log, and a full replay of the shard.
+//! appenders (each owning a stream, expected version checked), the same through 64
+//! event-sourced actors (`ctx.persist` behind actor calls), whole reads of 100-event streams
+//! whose events are interleaved in the log, and a full replay of the shard.
 //!
 //! Run: `cargo run --release -p quark --example journal_perf [EVENTS]` (default 1,024,000);
 //! set `QUARK_PARK=1` to let the shard park when idle instead of spinning 10 ms first, and
@@ -9,8 +10,72 @@
 
 use std::time::{Duration, Instant};
 
-use quark::journal::{Direction, ExpectedVersion, Journal, NewEvent, Position};
-use quark::{Builder, Shard};
+use quark::journal::{Direction, EventSourced, ExpectedVersion, Journal, NewEvent, Position};
+use quark::{Actor, ActorError, Builder, Context, Handler, Message, Shard};
+
+/// An event-sourced counter, to time `ctx.persist` through actor calls.
+struct Counter {
+    total: u64,
+}
+
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+struct Added(Vec<u8>);
+
+impl Actor for Counter {
+    type Key = u64;
+    async fn on_activate(ctx: &mut Context<Self>) -> Result<Self, ActorError> {
+        Ok(Counter {
+            total: ctx.recover().await?,
+        })
+    }
+}
+
+impl EventSourced for Counter {
+    type State = u64;
+    type Event = Added;
+    const CATEGORY: &'static str = "counter";
+    fn apply(state: &mut u64, event: &Added) {
+        *state += event.0.len() as u64;
+    }
+}
+
+struct Add(Vec<u8>);
+impl Message for Add {
+    type Reply = u64;
+}
+
+impl Handler<Add> for Counter {
+    async fn handle(&mut self, m: Add, ctx: &mut Context<Self>) -> Result<u64, ActorError> {
+        Ok(ctx.persist(&mut self.total, [Added(m.0)]).await?)
+    }
+}
+
+/// 64 callers, each calling its own counter for `secs` seconds; sorted latencies.
+async fn persists(shard: &Shard, secs: f64) -> Vec<Duration> {
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    let tasks: Vec<_> = (0..APPENDERS as u64)
+        .map(|k| {
+            let counter = shard.actor::<Counter>(k);
+            glommio::spawn_local(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < end {
+                    let t = Instant::now();
+                    if counter.call(Add(vec![k as u8; EVENT_BYTES])).await.is_err() {
+                        break;
+                    }
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await);
+    }
+    all.sort();
+    all
+}
 
 const APPENDERS: usize = 64;
 const EVENT_BYTES: usize = 128;
@@ -90,7 +155,15 @@ async fn run(shard: Shard, events: u64) -> Result<(), String> {
         APPENDERS,
         EVENT_BYTES
     );
-    println!("log after appends: {:?}", j.log().stats());
+    let lat = persists(&shard, 5.0).await;
+    println!(
+        "persist via actor calls: {} in 5 s = {:.0}/s, p50 {:.0} us, p99 {:.0} us ({} actors)",
+        lat.len(),
+        lat.len() as f64 / 5.0,
+        quantile_us(&lat, 0.5),
+        quantile_us(&lat, 0.99),
+        APPENDERS
+    );
     fill(&j, events).await;
     let mut reads = Vec::new();
     let mut sum = 0u64;
@@ -140,7 +213,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_024_000);
     let dir = tempfile::tempdir()?;
-    let mut builder = Builder::new().shards(1).data_dir(dir.path());
+    let mut builder = Builder::new()
+        .shards(1)
+        .data_dir(dir.path())
+        .register::<Counter>();
     if std::env::var_os("QUARK_PARK").is_some() {
         builder = builder.spin_before_park(None);
     }
