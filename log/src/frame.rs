@@ -186,10 +186,11 @@ impl FrameHeader {
     }
 }
 
-/// Reads a frame header from the first 32 bytes of `b`, or `None` if they are all zero.
+/// Reads a frame header from the first 32 bytes of `b`, or `None` if they are all zero or
+/// `b` is shorter than a header (callers probe arbitrary offsets, up to the last byte).
 pub fn read_frame_header(b: &[u8]) -> Option<FrameHeader> {
-    debug_assert!(b.len() >= FRAME_HEADER_LEN);
-    if b[..FRAME_HEADER_LEN].iter().all(|&x| x == 0) {
+    let head = b.get(..FRAME_HEADER_LEN)?;
+    if head.iter().all(|&x| x == 0) {
         return None;
     }
     Some(FrameHeader {
