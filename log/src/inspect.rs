@@ -129,6 +129,12 @@ impl Inspector {
         &self.snapshot
     }
 
+    /// Damage in the tail segment that hides valid frames behind it (not a torn tail): the
+    /// snapshot stops before it, and [`Inspector::verify`] reports it.
+    pub fn tail_damage(&self) -> Option<&Corruption> {
+        self.tail.as_ref().and_then(|t| t.damage.as_ref())
+    }
+
     /// Checks every frame of every segment (CRC, position, layout, seals).
     pub fn verify(&self) -> Result<VerifyReport, Corruption> {
         let mut records = 0u64;

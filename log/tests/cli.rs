@@ -121,3 +121,68 @@ fn verify_reports_corruption_torn_tails_and_bad_directories() {
     assert_eq!(tool(&["frobnicate"]).0, 3);
     assert_eq!(tool(&["dump", p, "--limit"]).0, 3);
 }
+
+/// Bug: `dump` stopped silently at damage in the tail segment that hides valid frames behind
+/// it (damage more than one write before the end, which recovery refuses to cut): it printed
+/// the records before the damage and exited 0, so a damaged copy looked intact to anyone
+/// reading the dump. Fix: after the last record `dump` reports the damage and exits 1.
+#[test]
+fn dump_reports_damage_in_the_tail_segment() {
+    let dir = common::tempdir();
+    let path = dir.path().join("log");
+    let p = path.clone();
+    let guard = FORK_GUARD.lock().unwrap_or_else(|e| e.into_inner());
+    let positions = common::run(move || async move {
+        // One segment bigger than the reach of a default write (2 MiB + 4 KiB).
+        let config = Config {
+            segment_bytes: 8 << 20,
+            durability: Durability::NoSyncUnsafe,
+            ..Config::default()
+        };
+        let log = Log::open(&p, config).await.expect("open");
+        let mut out = Vec::new();
+        for _ in 0..800 {
+            out.push(log.append_bytes(7, &[3u8; 4000]).await.expect("append"));
+        }
+        log.close().await.expect("close");
+        out
+    });
+    drop(guard);
+    let segment = path.join("00000000000000000000.seg");
+    let mut b = std::fs::read(&segment).expect("read");
+    // A flipped payload byte in record 10: 790 valid records (3 MiB) lie behind it.
+    let at = 4096 + positions[10] as usize + 100;
+    b[at] ^= 1;
+    std::fs::write(&segment, &b).expect("write");
+    let p = path.to_str().expect("utf-8 path");
+    let (code, out) = tool(&["verify", p]);
+    assert_eq!(code, 1, "{out}");
+    let (code, out) = tool(&["dump", p]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("position=")).count(),
+        10
+    );
+    let expected = format!("CORRUPT at position {}", positions[10]);
+    assert!(out.contains(&expected), "{out}");
+}
+
+/// Bug: a damaged segment header made `verify` and `dump` exit 3, the code for "cannot open
+/// this directory" (not a log, locked), instead of 1, the documented code for corruption, so a
+/// script checking for corruption missed it. Fix: corruption found while opening is exit 1.
+#[test]
+fn a_damaged_segment_header_is_corruption_exit_1() {
+    let dir = common::tempdir();
+    let path = dir.path().join("log");
+    make_log(&path, 700);
+    let segment = path.join("00000000000000000000.seg");
+    let mut b = std::fs::read(&segment).expect("read");
+    b[20] ^= 0xff;
+    std::fs::write(&segment, &b).expect("write");
+    let p = path.to_str().expect("utf-8 path");
+    for command in ["verify", "dump"] {
+        let (code, out) = tool(&[command, p]);
+        assert_eq!(code, 1, "{command}: {out}");
+        assert!(out.contains("CORRUPT at position 0"), "{command}: {out}");
+    }
+}

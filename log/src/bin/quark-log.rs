@@ -8,14 +8,15 @@
 //!   append time, and each entry's kind and length. Exit 1 on corruption.
 //!
 //! Exit 3 for usage errors and directories that cannot be opened (not a log, locked by a
-//! running process, unreadable). The tool never writes segments; it only creates the `LOCK` file
+//! running process, unreadable); corruption found while opening (a damaged segment header) is
+//! exit 1 like any other. The tool never writes segments; it only creates the `LOCK` file
 //! if it is missing, to hold the lock while it reads.
 
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
-use quark_log::{Inspector, Record};
+use quark_log::{Inspector, OpenError, Record};
 
 const USAGE: &str = "usage:
   quark-log verify DIR [--batch-bytes-max N]
@@ -63,9 +64,15 @@ fn open(dir: &str, batch_bytes_max: Option<usize>) -> Result<Inspector, ExitCode
         Some(n) => Inspector::open_with(dir, n),
         None => Inspector::open(dir),
     };
-    opened.map_err(|e| {
-        eprintln!("quark-log: {e}");
-        ExitCode::from(3)
+    opened.map_err(|e| match e {
+        OpenError::Corrupt(c) => {
+            println!("CORRUPT at position {}: {c}", c.position);
+            ExitCode::from(1)
+        }
+        e => {
+            eprintln!("quark-log: {e}");
+            ExitCode::from(3)
+        }
     })
 }
 
@@ -109,11 +116,10 @@ fn dump(dir: &str, from: u64, limit: u64) -> ExitCode {
         Err(code) => return code,
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for r in inspector
-        .snapshot()
-        .iter_from(from)
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-    {
+    for (printed, r) in (0u64..).zip(inspector.snapshot().iter_from(from)) {
+        if printed == limit {
+            return ExitCode::SUCCESS;
+        }
         match r {
             Ok(record) => {
                 use std::io::Write;
@@ -128,6 +134,13 @@ fn dump(dir: &str, from: u64, limit: u64) -> ExitCode {
                 return ExitCode::from(1);
             }
         }
+    }
+    // The records stopped at damage in the tail segment: say so, as for damage elsewhere.
+    if let Some(c) = inspector.tail_damage() {
+        use std::io::Write;
+        let _ = out.flush();
+        println!("CORRUPT at position {}: {c}", c.position);
+        return ExitCode::from(1);
     }
     ExitCode::SUCCESS
 }
