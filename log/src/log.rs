@@ -280,6 +280,36 @@ pub(crate) fn read_chunks(chunks: &Chunks, position: u64, end: u64) -> Result<Re
     }
 }
 
+/// The first record at or after `position` in the active segment's durable chunks, for
+/// iteration from a position that need not start a record. Chunks start at record boundaries.
+pub(crate) fn seek_chunks(
+    chunks: &Chunks,
+    position: u64,
+    end: u64,
+) -> Result<Option<Record>, ReadError> {
+    let found = {
+        let chunks = chunks.borrow();
+        let i = chunks
+            .partition_point(|(first, _)| *first <= position)
+            .saturating_sub(1);
+        chunks.iter().skip(i).find_map(|(first, bytes)| {
+            let mut at = 0usize;
+            while let Some(h) = bytes.get(at..).and_then(frame::read_frame_header) {
+                let p = first + at as u64;
+                if p >= position {
+                    return Some(p);
+                }
+                at += h.frame_len();
+            }
+            None
+        })
+    };
+    match found {
+        Some(p) if p < end => read_chunks(chunks, p, end).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// A handle to one open log. Cheap to clone; all clones share the log. Lives on the glommio
 /// executor that opened it (`!Send`).
 ///
@@ -371,7 +401,8 @@ impl Log {
         Snapshot::of(&self.inner)
     }
 
-    /// A reader that yields every durable record from `position` on and then waits for more.
+    /// A reader that yields every durable record from `position` on (the first one at or after
+    /// it, if `position` does not start a record) and then waits for more.
     pub fn tail(&self, position: u64) -> TailReader {
         TailReader::new(self.clone(), position)
     }

@@ -8,7 +8,7 @@
 use std::rc::Rc;
 
 use crate::error::ReadError;
-use crate::log::{Inner, Log, read_chunks};
+use crate::log::{Inner, Log, read_chunks, seek_chunks};
 use crate::record::Record;
 use crate::segment::Sealed;
 use crate::writer::Chunks;
@@ -35,7 +35,11 @@ impl Seg {
                 if position >= end {
                     return Ok(None);
                 }
-                read_chunks(chunks, position, end).map(Some)
+                match read_chunks(chunks, position, end) {
+                    // Not a record boundary: the next record after it.
+                    Err(ReadError::NoRecord(_)) => seek_chunks(chunks, position, end),
+                    other => other.map(Some),
+                }
             }
         }
     }
@@ -143,7 +147,8 @@ impl Snapshot {
         self.iter_from(0)
     }
 
-    /// Iterates the records at or after `position`. Stops after yielding an error.
+    /// Iterates the records at or after `position` (which need not start a record). Stops
+    /// after yielding an error.
     pub fn iter_from(&self, position: u64) -> Iter<'_> {
         let seg = self
             .segs

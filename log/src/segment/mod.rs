@@ -263,12 +263,33 @@ impl Sealed {
             Ok(Decoded::Record(h)) => Ok(Some(self.record(h, at))),
             Ok(Decoded::Seal(_)) => Ok(None),
             // Zeros (or the end of the file) are past the seal, in a gap left by a deleted
-            // segment, or a hole before it; the checked walk to the seal tells which.
+            // segment, inside a record, or a hole; the checked walk tells which.
             Ok(Decoded::End) => match self.end()? {
                 Some(end) if position >= end => Ok(None),
-                _ => Err(self.corrupt_at(at, position, CorruptReason::MissingSeal)),
+                _ => self.seek(position),
             },
-            Err(r) => Err(self.corrupt_at(at, position, r)),
+            // `position` may be inside a record (a caller's `--from`, a tail from an arbitrary
+            // position) rather than a damaged boundary: the checked walk tells which.
+            Err(_) => self.seek(position),
+        }
+    }
+
+    /// The first record at or after `position`, found by a checked walk from the segment's
+    /// base: damage on the way is reported where it lies, never skipped.
+    fn seek(&self, position: u64) -> Result<Option<Record>, ReadError> {
+        let b = self.map.bytes();
+        let mut pos = self.header.base;
+        loop {
+            let at = self.offset_of(pos).ok_or(ReadError::NoRecord(pos))?;
+            match frame::decode_frame(b, at, Some(pos)) {
+                Ok(Decoded::Record(h)) if pos >= position => return Ok(Some(self.record(h, at))),
+                Ok(Decoded::Record(h)) => pos += h.frame_len() as u64,
+                Ok(Decoded::Seal(_)) => return Ok(None),
+                Ok(Decoded::End) => {
+                    return Err(self.corrupt_at(at, pos, CorruptReason::MissingSeal));
+                }
+                Err(r) => return Err(self.corrupt_at(at, pos, r)),
+            }
         }
     }
 
