@@ -276,6 +276,27 @@ fn check_plan(
         loads(&instance.graph, &after, shards),
     );
     prop_assert_eq!(&after_loads, &plan.loads_after);
+    // The limits the plan reports are checked against the spec, not trusted: each is at most
+    // the shard's capacity (when given) and at most (1 + tolerance) x its fair share (or that
+    // share rounded up, when the tolerance gives less than one unit).
+    let total = instance.graph.total_vertex_weight() as f64;
+    let equal = vec![1u64; shards];
+    let capacities = instance.capacities.as_deref().unwrap_or(&equal);
+    let capacity_total = capacities.iter().sum::<u64>() as f64;
+    for s in 0..shards {
+        let fair = total * capacities[s] as f64 / capacity_total;
+        let tolerated = (fair * (1.0 + config.balance_tolerance)).max(fair.ceil());
+        prop_assert!(
+            plan.limits[s] as f64 <= tolerated,
+            "shard {s}: limit above tolerance"
+        );
+        if instance.capacities.is_some() {
+            prop_assert!(
+                plan.limits[s] <= capacities[s],
+                "shard {s}: limit above capacity"
+            );
+        }
+    }
     for s in 0..shards {
         let allowed = plan.limits[s].max(before_loads[s]);
         prop_assert!(
