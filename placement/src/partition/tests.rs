@@ -283,18 +283,16 @@ fn check_plan(
     let equal = vec![1u64; shards];
     let capacities = instance.capacities.as_deref().unwrap_or(&equal);
     let capacity_total = capacities.iter().sum::<u64>() as f64;
-    for s in 0..shards {
-        let fair = total * capacities[s] as f64 / capacity_total;
+    prop_assert_eq!(plan.limits.len(), shards);
+    for (s, (&capacity, &limit)) in capacities.iter().zip(&plan.limits).enumerate() {
+        let fair = total * capacity as f64 / capacity_total;
         let tolerated = (fair * (1.0 + config.balance_tolerance)).max(fair.ceil());
         prop_assert!(
-            plan.limits[s] as f64 <= tolerated,
+            limit as f64 <= tolerated,
             "shard {s}: limit above tolerance"
         );
         if instance.capacities.is_some() {
-            prop_assert!(
-                plan.limits[s] <= capacities[s],
-                "shard {s}: limit above capacity"
-            );
+            prop_assert!(limit <= capacity, "shard {s}: limit above capacity");
         }
     }
     for s in 0..shards {
