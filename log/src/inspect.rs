@@ -76,7 +76,7 @@ impl Inspector {
         batch_bytes_max: usize,
     ) -> Result<Inspector, OpenError> {
         let dir = dir.as_ref();
-        let reach = batch_bytes_max as u64 + crate::writer::BLOCK;
+        let reach = (batch_bytes_max as u64).saturating_add(crate::writer::BLOCK);
         let format = dir.join(FORMAT_FILE);
         match std::fs::read(&format) {
             Ok(t) if t == FORMAT_TEXT.as_bytes() => {}

@@ -275,7 +275,7 @@ fn recover_tail(
     if header.kind == SegmentKind::Compacted {
         return Ok(Err(Some(Sealed::open(path, base, None)?)));
     }
-    let reach = config.batch_bytes_max as u64 + BLOCK;
+    let reach = (config.batch_bytes_max as u64).saturating_add(BLOCK);
     let scan = scan_tail(&b, base, reach).map_err(|(offset, reason)| {
         corrupt(path, offset, base + offset - SEGMENT_HEADER_LEN, reason)
     })?;

@@ -346,3 +346,35 @@ fn append_batch_is_all_checked_then_durable_together() {
         log.close().await.unwrap();
     });
 }
+
+/// Bug: recovery computed the reach of a torn write as `batch_bytes_max + 4096`, which
+/// overflowed for a `batch_bytes_max` near `usize::MAX` ("no limit"): `open` panicked in debug
+/// builds and in release wrapped to a reach of a few bytes, refusing a plain torn tail as
+/// corruption. Fix: the sum saturates, and the torn tail is cut as usual.
+#[test]
+fn a_huge_batch_bytes_max_still_recovers_a_torn_tail() {
+    let dir = common::tempdir();
+    let path = dir.path().to_path_buf();
+    let p = path.clone();
+    run(move || async move {
+        let log = Log::open(&p, small_nosync()).await.unwrap();
+        log.append_bytes(1, b"kept").await.unwrap();
+        log.close().await.unwrap();
+    });
+    let segment = path.join("00000000000000000000.seg");
+    let mut b = std::fs::read(&segment).unwrap();
+    let end = b.iter().rposition(|&x| x != 0).unwrap();
+    b[end + 100] = 0xee;
+    std::fs::write(&segment, &b).unwrap();
+    run(move || async move {
+        let config = Config {
+            batch_bytes_max: usize::MAX,
+            ..small_nosync()
+        };
+        let log = Log::open(&path, config).await.unwrap();
+        assert!(log.recovery_report().truncation.is_some());
+        let all: Vec<_> = log.snapshot().iter().collect::<Result<_, _>>().unwrap();
+        assert_eq!(all.len(), 1);
+        log.close().await.unwrap();
+    });
+}

@@ -186,3 +186,24 @@ fn a_damaged_segment_header_is_corruption_exit_1() {
         assert!(out.contains("CORRUPT at position 0"), "{command}: {out}");
     }
 }
+
+/// Bug: `--batch-bytes-max` near `u64::MAX` overflowed `batch_bytes_max + 4096` (the reach of a
+/// torn write): the debug tool panicked (exit 101) and a release build wrapped to a reach of
+/// a few bytes, calling a torn tail corruption. Fix: the sum saturates; the value means "any
+/// write may be torn", so the torn tail is reported as such (exit 2).
+#[test]
+fn a_huge_batch_bytes_max_saturates_instead_of_overflowing() {
+    let dir = common::tempdir();
+    let path = dir.path().join("log");
+    make_log(&path, 10);
+    let segment = path.join("00000000000000000000.seg");
+    let mut b = std::fs::read(&segment).expect("read");
+    let end = b.iter().rposition(|&x| x != 0).expect("data");
+    b[end + 100] = 0xee;
+    std::fs::write(&segment, &b).expect("write");
+    let p = path.to_str().expect("utf-8 path");
+    let huge = u64::MAX.to_string();
+    let (code, out) = tool(&["verify", p, "--batch-bytes-max", &huge]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("torn tail"), "{out}");
+}
