@@ -8,8 +8,6 @@
 //! Invariants: at least one shard; costs are non-decreasing with distance; the cost of a shard
 //! to itself is 0.
 
-use std::collections::BTreeSet;
-
 use crate::error::{Error, Result};
 use crate::topology::Topology;
 
@@ -32,8 +30,10 @@ impl ShardId {
 /// let set = CpuSet::parse("0-2,8").unwrap();
 /// assert!(set.contains(1) && set.contains(8) && !set.contains(3));
 /// ```
+/// Kept as sorted, disjoint, non-adjacent inclusive ranges, so a wide range such as
+/// `0-4294967295` ("every cpu") costs one entry, not four billion.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CpuSet(BTreeSet<u32>);
+pub struct CpuSet(Vec<(u32, u32)>);
 
 impl CpuSet {
     /// Parses a list like `0-3,8,10-11`.
@@ -42,7 +42,7 @@ impl CpuSet {
             name: "cpu_set",
             reason,
         };
-        let mut set = BTreeSet::new();
+        let mut ranges = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (first, last) = match part.split_once('-') {
                 Some((a, b)) => (a.trim(), b.trim()),
@@ -53,20 +53,34 @@ impl CpuSet {
             if last < first {
                 return Err(bad("a range ends before it starts"));
             }
-            set.extend(first..=last);
+            ranges.push((first, last));
         }
-        Ok(Self(set))
+        Ok(Self::from_ranges(ranges))
+    }
+
+    /// Sorts and merges ranges into the canonical form (so equal sets compare equal).
+    fn from_ranges(mut ranges: Vec<(u32, u32)>) -> Self {
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+        for (first, last) in ranges {
+            match merged.last_mut() {
+                Some(prev) if first <= prev.1.saturating_add(1) => prev.1 = prev.1.max(last),
+                _ => merged.push((first, last)),
+            }
+        }
+        Self(merged)
     }
 
     /// Whether `cpu` is in the set.
     pub fn contains(&self, cpu: u32) -> bool {
-        self.0.contains(&cpu)
+        let i = self.0.partition_point(|&(_, last)| last < cpu);
+        self.0.get(i).is_some_and(|&(first, _)| first <= cpu)
     }
 }
 
 impl FromIterator<u32> for CpuSet {
     fn from_iter<I: IntoIterator<Item = u32>>(iter: I) -> Self {
-        Self(iter.into_iter().collect())
+        Self::from_ranges(iter.into_iter().map(|cpu| (cpu, cpu)).collect())
     }
 }
 
@@ -393,6 +407,27 @@ mod tests {
             ShardLayout::new(&topology, &none),
             Err(Error::NoCpuSelected)
         );
+    }
+
+    /// Bug: `CpuSet::parse` expanded every range into a `BTreeSet` of single cpus, so a
+    /// careless `0-4294967295` ("every cpu") tried to build a set of four billion entries
+    /// (minutes of CPU, then out of memory) instead of selecting every cpu. Fix: the set keeps
+    /// merged ranges.
+    #[test]
+    fn a_range_covering_every_cpu_is_cheap_and_selects_every_cpu() {
+        let every = CpuSet::parse("0-4294967295").unwrap();
+        assert!(every.contains(0) && every.contains(7) && every.contains(u32::MAX));
+        let topology = Topology::uniform(1, 2, 2, 2, 0).unwrap();
+        let config = LayoutConfig {
+            cpu_set: Some(every),
+            ..Default::default()
+        };
+        assert_eq!(layout(&topology, config).len(), 4);
+        // Overlapping, adjacent and unordered parts give the same set as the plain list.
+        let messy = CpuSet::parse("8, 2-3, 0-1, 3, 10-11, 9").unwrap();
+        assert_eq!(messy, CpuSet::parse("0-3,8-11").unwrap());
+        assert_eq!(messy, [0, 1, 2, 3, 8, 9, 10, 11].into_iter().collect());
+        assert!(!messy.contains(4) && !messy.contains(7) && !messy.contains(12));
     }
 
     #[test]
