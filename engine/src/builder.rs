@@ -102,6 +102,32 @@ impl Registry {
     }
 }
 
+/// Where shard threads may run.
+///
+/// Shard `n` belongs to the n-th online CPU (wrapping, so several engines in one process never
+/// fail to start). With [`Pinning::Core`] its thread is pinned to that CPU. With
+/// [`Pinning::NumaNode`] (the default) it may run on any CPU of that CPU's NUMA node: its
+/// memory stays local, and the kernel's io_uring workers, which complete the log's
+/// `fdatasync`s, can run beside a shard that spins before parking. Pinned to one CPU, a
+/// spinning shard and those workers share it, and durable appends waited for the shard's time
+/// slice: p99 3.3 ms against 0.87 ms fenced to the node (`events.append` on 2 vCPUs).
+///
+/// # Example
+/// ```
+/// let builder = quark::Builder::new().pinning(quark::Pinning::Core);
+/// # drop(builder);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Pinning {
+    /// Pinned to the shard's own CPU: the most cache-friendly, best without spinning.
+    Core,
+    /// Fenced to the CPUs of the shard's NUMA node.
+    #[default]
+    NumaNode,
+    /// Not bound: the kernel decides.
+    None,
+}
+
 /// Configures and starts an [`Engine`].
 ///
 /// ```
@@ -130,7 +156,7 @@ pub struct Builder {
     pub(crate) mailbox_capacity: usize,
     pub(crate) channel_capacity: usize,
     pub(crate) spin_before_park: Option<Duration>,
-    pub(crate) pin_to_cores: bool,
+    pub(crate) pinning: Pinning,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) placement: Box<dyn Placement>,
     pub(crate) extensions: Extensions,
@@ -156,7 +182,7 @@ impl Builder {
             mailbox_capacity: 1024,
             channel_capacity: 1024,
             spin_before_park: Some(Duration::from_millis(10)),
-            pin_to_cores: true,
+            pinning: Pinning::NumaNode,
             shutdown_timeout: Duration::from_secs(30),
             placement: Box::new(HashPlacement),
             extensions: HashMap::new(),
@@ -209,9 +235,16 @@ impl Builder {
         self
     }
 
-    /// Pin shard `n` to the n-th online CPU (wrapping); off leaves threads unbound.
+    /// Where shard threads may run; see [`Pinning`]. The default is [`Pinning::NumaNode`].
+    pub fn pinning(mut self, pinning: Pinning) -> Self {
+        self.pinning = pinning;
+        self
+    }
+
+    /// Shorthand: `true` pins shard `n` to the n-th online CPU ([`Pinning::Core`]), `false`
+    /// leaves shard threads unbound ([`Pinning::None`]).
     pub fn pin_to_cores(mut self, pin: bool) -> Self {
-        self.pin_to_cores = pin;
+        self.pinning = if pin { Pinning::Core } else { Pinning::None };
         self
     }
 

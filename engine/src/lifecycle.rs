@@ -22,7 +22,7 @@ use futures::channel::mpsc;
 use glommio::channels::shared_channel;
 use glommio::{LocalExecutorBuilder, Placement as CpuPlacement};
 
-use crate::builder::{Builder, Registry};
+use crate::builder::{Builder, Pinning, Registry};
 use crate::engine::{DRAINING, Engine, EngineHandle, STOPPED, Shared};
 use crate::envelope::{LocalFuture, ShardTask};
 use crate::error::Error;
@@ -54,19 +54,27 @@ fn mesh(shards: usize, capacity: usize) -> (Vec<Senders>, Vec<Receivers>) {
     (senders, receivers)
 }
 
-fn cpu_for(shard: usize, pin: bool) -> CpuPlacement {
-    if !pin {
+fn cpu_for(shard: usize, pinning: Pinning) -> CpuPlacement {
+    if pinning == Pinning::None {
         return CpuPlacement::Unbound;
     }
     let Ok(online) = glommio::CpuSet::online() else {
         return CpuPlacement::Unbound;
     };
-    let mut cpus: Vec<usize> = online.into_iter().map(|loc| loc.cpu).collect();
+    let mut cpus: Vec<(usize, usize)> = online.into_iter().map(|l| (l.cpu, l.numa_node)).collect();
     cpus.sort_unstable();
     cpus.dedup();
-    match cpus.len() {
-        0 => CpuPlacement::Unbound,
-        n => CpuPlacement::Fixed(cpus[shard % n]),
+    if cpus.is_empty() {
+        return CpuPlacement::Unbound;
+    }
+    let (cpu, node) = cpus[shard % cpus.len()];
+    match pinning {
+        Pinning::Core => CpuPlacement::Fixed(cpu),
+        Pinning::NumaNode => match glommio::CpuSet::online() {
+            Ok(set) => CpuPlacement::Fenced(set.filter(|l| l.numa_node == node)),
+            Err(_) => CpuPlacement::Unbound,
+        },
+        Pinning::None => CpuPlacement::Unbound,
     }
 }
 
@@ -137,7 +145,7 @@ fn spawn_shard(
     channels: Channels,
     ready: std::sync::mpsc::Sender<Result<usize, String>>,
 ) -> glommio::Result<ShardThread, ()> {
-    let mut exec = LocalExecutorBuilder::new(cpu_for(n, builder.pin_to_cores))
+    let mut exec = LocalExecutorBuilder::new(cpu_for(n, builder.pinning))
         .name(&format!("quark-{}-shard-{n}", shared.id));
     if let Some(spin) = builder.spin_before_park {
         exec = exec.spin_before_park(spin);
