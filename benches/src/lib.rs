@@ -24,6 +24,7 @@ pub mod scenario;
 pub mod scenarios;
 pub mod size;
 pub mod svg;
+pub mod timed;
 pub mod work;
 
 pub use error::Error;

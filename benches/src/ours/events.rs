@@ -12,6 +12,7 @@ use crate::peers::events::{
 use crate::peers::{AppendLoad, AppendRun, Peer, PeerError, ReplayLoad, ReplayRun};
 use crate::progress::Progress;
 use crate::size::Window;
+use crate::timed::Appender;
 use crate::work::WorkHash;
 use quark::journal::{Direction, ExpectedVersion, Journal, NewEvent, Position};
 use quark::{Builder, Shard};
@@ -79,23 +80,15 @@ where
     result
 }
 
-#[derive(Default)]
-struct Appender {
-    latencies: Latencies,
-    in_window: u64,
-    total: u64,
-    uncovered: u64,
-    hash: WorkHash,
-}
-
+/// One appender: its tally, and how many of its acknowledged appends no fsync covered.
 async fn append_loop(
     j: Journal,
     index: usize,
     bytes: usize,
     window: Window,
-) -> Result<Appender, PeerError> {
+) -> Result<(Appender, u64), PeerError> {
     let stream = format!("bench-{index}");
-    let mut me = Appender::default();
+    let (mut me, mut uncovered) = (Appender::default(), 0u64);
     while Instant::now() < window.end {
         let data = payload(index as u64, me.total + 1, bytes);
         let event = [NewEvent {
@@ -116,16 +109,12 @@ async fn append_loop(
             .read(done.position)
             .is_ok_and(|r| r.end() <= j.log().durable_end());
         if !below || j.log().stats().fsyncs <= fsyncs_before {
-            me.uncovered += 1;
+            uncovered += 1;
         }
         me.hash.add(done.position ^ done.last_version);
-        me.total += 1;
-        if window.counts(at) {
-            me.in_window += 1;
-            me.latencies.record(at - started);
-        }
+        me.acknowledged(&window, started, at);
     }
-    Ok(me)
+    Ok((me, uncovered))
 }
 
 async fn append_run(j: Journal, load: AppendLoad) -> Result<AppendRun, PeerError> {
@@ -134,23 +123,12 @@ async fn append_run(j: Journal, load: AppendLoad) -> Result<AppendRun, PeerError
     let tasks: Vec<_> = (0..load.appenders)
         .map(|i| glommio::spawn_local(append_loop(j.clone(), i, load.record_bytes, window)))
         .collect();
-    let mut run = AppendRun {
-        appends: 0,
-        secs: window.measure_secs(),
-        latencies: Latencies::new(),
-        total: 0,
-        hash: WorkHash::default(),
-        durable: false,
-        durability: String::new(),
-    };
+    let mut run = AppendRun::over(&window, false, String::new());
     let mut uncovered = 0;
     for task in tasks {
-        let me = task.await?;
-        run.appends += me.in_window;
-        run.total += me.total;
-        run.latencies.merge(&me.latencies);
-        run.hash.add(me.hash.value());
-        uncovered += me.uncovered;
+        let (me, not_covered) = task.await?;
+        run.merge(&me);
+        uncovered += not_covered;
     }
     let fsyncs = j.log().stats().fsyncs - fsyncs_at_start;
     run.durable = j.log().is_durable() && fsyncs > 0 && uncovered == 0;

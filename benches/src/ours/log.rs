@@ -4,10 +4,10 @@
 //! Invariants: every acknowledged append is checked to be covered by an fsync (its whole frame
 //! is below the durable end read right after the acknowledgement, and the log's fsync counter
 //! moved while it was in flight); a run with any uncovered append is reported not durable.
-use crate::latency::Latencies;
 use crate::peers::{AppendLoad, AppendRun, LogPeer, Peer, PeerError, ReplayLoad, ReplayRun};
 use crate::progress::Progress;
 use crate::size::Window;
+use crate::timed::Appender;
 use crate::work::WorkHash;
 use glommio::{LocalExecutorBuilder, Placement};
 use quark_log::{Config, Log, RecordBuilder};
@@ -67,23 +67,15 @@ where
     result
 }
 
-#[derive(Default)]
-struct Appender {
-    latencies: Latencies,
-    in_window: u64,
-    total: u64,
-    uncovered: u64,
-    hash: WorkHash,
-}
-
+/// One appender: its tally, and how many of its acknowledged appends no fsync covered.
 async fn append_loop(
     log: Log,
     index: usize,
     bytes: usize,
     window: Window,
-) -> Result<Appender, PeerError> {
+) -> Result<(Appender, u64), PeerError> {
     let mut payload = vec![index as u8; bytes];
-    let mut me = Appender::default();
+    let (mut me, mut uncovered) = (Appender::default(), 0u64);
     while Instant::now() < window.end {
         let n = me.total.to_le_bytes();
         let k = n.len().min(payload.len());
@@ -101,16 +93,12 @@ async fn append_loop(
         // completed while the append was in flight.
         let end = position + record.frame_len() as u64;
         if end > log.durable_end() || log.stats().fsyncs <= fsyncs_before {
-            me.uncovered += 1;
+            uncovered += 1;
         }
         me.hash.add(position);
-        me.total += 1;
-        if window.counts(done) {
-            me.in_window += 1;
-            me.latencies.record(done - started);
-        }
+        me.acknowledged(&window, started, done);
     }
-    Ok(me)
+    Ok((me, uncovered))
 }
 
 async fn append_run(log: Log, load: AppendLoad) -> Result<AppendRun, PeerError> {
@@ -119,23 +107,12 @@ async fn append_run(log: Log, load: AppendLoad) -> Result<AppendRun, PeerError> 
     let tasks: Vec<_> = (0..load.appenders)
         .map(|i| glommio::spawn_local(append_loop(log.clone(), i, load.record_bytes, window)))
         .collect();
-    let mut run = AppendRun {
-        appends: 0,
-        secs: window.measure_secs(),
-        latencies: Latencies::new(),
-        total: 0,
-        hash: WorkHash::default(),
-        durable: false,
-        durability: String::new(),
-    };
+    let mut run = AppendRun::over(&window, false, String::new());
     let mut uncovered = 0;
     for task in tasks {
-        let me = task.await?;
-        run.appends += me.in_window;
-        run.total += me.total;
-        run.latencies.merge(&me.latencies);
-        run.hash.add(me.hash.value());
-        uncovered += me.uncovered;
+        let (me, not_covered) = task.await?;
+        run.merge(&me);
+        uncovered += not_covered;
     }
     let fsyncs = log.stats().fsyncs - fsyncs_at_open;
     run.durable = log.is_durable() && fsyncs > 0 && uncovered == 0;

@@ -4,9 +4,9 @@
 //! Invariants: the server's `fsync` and `synchronous_commit` are read back and reported, never
 //! assumed; each run uses its own table (suffixed with the process id) and drops it afterwards.
 use super::{AppendLoad, AppendRun, LogPeer, Peer, PeerError, ReplayLoad, ReplayRun, tokio_thread};
-use crate::latency::Latencies;
 use crate::progress::Progress;
 use crate::size::Window;
+use crate::timed::{Appender, tokio_appenders};
 use crate::work::WorkHash;
 use futures_lite::StreamExt;
 use std::time::Instant;
@@ -86,13 +86,6 @@ fn create_sql(table: &str) -> String {
     )
 }
 
-struct Appender {
-    latencies: Latencies,
-    in_window: u64,
-    total: u64,
-    hash: WorkHash,
-}
-
 async fn append_loop(
     client: Client,
     table: String,
@@ -107,12 +100,7 @@ async fn append_loop(
         .map_err(failed("preparing INSERT"))?;
     let stream = format!("appender-{index}");
     let mut payload = vec![index as u8; record_bytes];
-    let mut me = Appender {
-        latencies: Latencies::new(),
-        in_window: 0,
-        total: 0,
-        hash: WorkHash::default(),
-    };
+    let mut me = Appender::default();
     while Instant::now() < window.end {
         let n = me.total.to_le_bytes();
         let k = n.len().min(payload.len());
@@ -125,11 +113,7 @@ async fn append_loop(
         let done = Instant::now();
         let id: i64 = row.try_get(0).map_err(failed("reading the returned id"))?;
         me.hash.add(id as u64);
-        me.total += 1;
-        if window.counts(done) {
-            me.in_window += 1;
-            me.latencies.record(done - started);
-        }
+        me.acknowledged(&window, started, done);
     }
     Ok(me)
 }
@@ -146,30 +130,10 @@ async fn append_run(url: String, load: AppendLoad) -> Result<AppendRun, PeerErro
     for _ in 0..load.appenders {
         clients.push(connect(&url).await?);
     }
-    let window = Window::starting_now(load.warmup, load.measure);
-    let mut tasks = Vec::with_capacity(load.appenders);
-    for (i, client) in clients.into_iter().enumerate() {
-        let task = append_loop(client, table.clone(), i, load.record_bytes, window);
-        tasks.push(tokio::spawn(task));
-    }
-    let mut run = AppendRun {
-        appends: 0,
-        secs: window.measure_secs(),
-        latencies: Latencies::new(),
-        total: 0,
-        hash: WorkHash::default(),
-        durable,
-        durability: sentence,
-    };
-    for task in tasks {
-        let me = task
-            .await
-            .map_err(|e| PeerError::because("appender task", e))??;
-        run.appends += me.in_window;
-        run.total += me.total;
-        run.latencies.merge(&me.latencies);
-        run.hash.add(me.hash.value());
-    }
+    let run = tokio_appenders(clients, &load, durable, sentence, |i, client, window| {
+        append_loop(client, table.clone(), i, load.record_bytes, window)
+    })
+    .await?;
     let drop_sql = format!("DROP TABLE IF EXISTS {table}");
     admin
         .batch_execute(&drop_sql)

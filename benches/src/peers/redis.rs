@@ -5,9 +5,9 @@
 //! `appendfsync always` Redis fsyncs its AOF before replying); each run uses its own key
 //! (suffixed with the process id) and deletes it afterwards.
 use super::{AppendLoad, AppendRun, LogPeer, Peer, PeerError, ReplayLoad, ReplayRun, tokio_thread};
-use crate::latency::Latencies;
 use crate::progress::Progress;
 use crate::size::Window;
+use crate::timed::{Appender, tokio_appenders};
 use crate::work::WorkHash;
 use redis::Value;
 use redis::aio::MultiplexedConnection;
@@ -83,13 +83,6 @@ pub(crate) async fn durability(
     Ok((durable, sentence))
 }
 
-struct Appender {
-    latencies: Latencies,
-    in_window: u64,
-    total: u64,
-    hash: WorkHash,
-}
-
 async fn append_loop(
     mut conn: MultiplexedConnection,
     key: String,
@@ -98,12 +91,7 @@ async fn append_loop(
     window: Window,
 ) -> Result<Appender, PeerError> {
     let mut payload = vec![index as u8; record_bytes];
-    let mut me = Appender {
-        latencies: Latencies::new(),
-        in_window: 0,
-        total: 0,
-        hash: WorkHash::default(),
-    };
+    let mut me = Appender::default();
     while Instant::now() < window.end {
         let n = me.total.to_le_bytes();
         let k = n.len().min(payload.len());
@@ -119,11 +107,7 @@ async fn append_loop(
             .map_err(failed("XADD"))?;
         let done = Instant::now();
         me.hash.add_bytes(id.as_bytes());
-        me.total += 1;
-        if window.counts(done) {
-            me.in_window += 1;
-            me.latencies.record(done - started);
-        }
+        me.acknowledged(&window, started, done);
     }
     Ok(me)
 }
@@ -146,35 +130,10 @@ async fn append_run(url: String, load: AppendLoad) -> Result<AppendRun, PeerErro
     for _ in 0..load.appenders {
         conns.push(connect(&url).await?);
     }
-    let window = Window::starting_now(load.warmup, load.measure);
-    let mut tasks = Vec::with_capacity(load.appenders);
-    for (i, conn) in conns.into_iter().enumerate() {
-        tasks.push(tokio::spawn(append_loop(
-            conn,
-            key.clone(),
-            i,
-            load.record_bytes,
-            window,
-        )));
-    }
-    let mut run = AppendRun {
-        appends: 0,
-        secs: window.measure_secs(),
-        latencies: Latencies::new(),
-        total: 0,
-        hash: WorkHash::default(),
-        durable,
-        durability: sentence,
-    };
-    for task in tasks {
-        let me = task
-            .await
-            .map_err(|e| PeerError::because("appender task", e))??;
-        run.appends += me.in_window;
-        run.total += me.total;
-        run.latencies.merge(&me.latencies);
-        run.hash.add(me.hash.value());
-    }
+    let run = tokio_appenders(conns, &load, durable, sentence, |i, conn, window| {
+        append_loop(conn, key.clone(), i, load.record_bytes, window)
+    })
+    .await?;
     del(&mut admin, &key).await?;
     Ok(run)
 }

@@ -11,6 +11,7 @@ use crate::peers::postgres::{Postgres, connect, durability, failed};
 use crate::peers::{AppendLoad, AppendRun, Peer, PeerError, ReplayLoad, ReplayRun, tokio_thread};
 use crate::progress::Progress;
 use crate::size::Window;
+use crate::timed::{Appender, tokio_appenders};
 use crate::work::WorkHash;
 use futures_lite::StreamExt;
 use std::time::Instant;
@@ -31,13 +32,6 @@ async fn drop_table(client: &Client, table: &str) -> Result<(), PeerError> {
         .map_err(failed("dropping the table"))
 }
 
-struct Appender {
-    latencies: Latencies,
-    in_window: u64,
-    total: u64,
-    hash: WorkHash,
-}
-
 async fn append_loop(
     client: Client,
     table: String,
@@ -53,12 +47,7 @@ async fn append_loop(
         .await
         .map_err(failed("preparing INSERT"))?;
     let stream = format!("bench-{index}");
-    let mut me = Appender {
-        latencies: Latencies::new(),
-        in_window: 0,
-        total: 0,
-        hash: WorkHash::default(),
-    };
+    let mut me = Appender::default();
     while Instant::now() < window.end {
         let version = me.total as i64 + 1;
         let data = super::payload(index as u64, version as u64, bytes);
@@ -70,11 +59,7 @@ async fn append_loop(
         let done = Instant::now();
         let id: i64 = row.try_get(0).map_err(failed("reading the returned id"))?;
         me.hash.add(id as u64);
-        me.total += 1;
-        if window.counts(done) {
-            me.in_window += 1;
-            me.latencies.record(done - started);
-        }
+        me.acknowledged(&window, started, done);
     }
     Ok(me)
 }
@@ -91,33 +76,10 @@ async fn append_run(url: String, load: AppendLoad) -> Result<AppendRun, PeerErro
     for _ in 0..load.appenders {
         clients.push(connect(&url).await?);
     }
-    let window = Window::starting_now(load.warmup, load.measure);
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let task = append_loop(c, table.clone(), i, load.record_bytes, window);
-            tokio::spawn(task)
-        })
-        .collect();
-    let mut run = AppendRun {
-        appends: 0,
-        secs: window.measure_secs(),
-        latencies: Latencies::new(),
-        total: 0,
-        hash: WorkHash::default(),
-        durable,
-        durability: sentence,
-    };
-    for task in tasks {
-        let me = task
-            .await
-            .map_err(|e| PeerError::because("appender task", e))??;
-        run.appends += me.in_window;
-        run.total += me.total;
-        run.latencies.merge(&me.latencies);
-        run.hash.add(me.hash.value());
-    }
+    let run = tokio_appenders(clients, &load, durable, sentence, |i, c, window| {
+        append_loop(c, table.clone(), i, load.record_bytes, window)
+    })
+    .await?;
     drop_table(&admin, &table).await?;
     Ok(run)
 }

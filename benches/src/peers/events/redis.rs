@@ -11,6 +11,7 @@ use crate::peers::redis::{Redis, connect, durability, failed};
 use crate::peers::{AppendLoad, AppendRun, Peer, PeerError, ReplayLoad, ReplayRun, tokio_thread};
 use crate::progress::Progress;
 use crate::size::Window;
+use crate::timed::{Appender, tokio_appenders};
 use crate::work::WorkHash;
 use redis::Value;
 use redis::aio::MultiplexedConnection;
@@ -46,13 +47,6 @@ fn xadd(key: &str, version: u64, data: &[u8]) -> redis::Cmd {
     cmd
 }
 
-struct Appender {
-    latencies: Latencies,
-    in_window: u64,
-    total: u64,
-    hash: WorkHash,
-}
-
 async fn append_loop(
     mut conn: MultiplexedConnection,
     index: usize,
@@ -60,12 +54,7 @@ async fn append_loop(
     window: Window,
 ) -> Result<Appender, PeerError> {
     let key = key("append", index as u64);
-    let mut me = Appender {
-        latencies: Latencies::new(),
-        in_window: 0,
-        total: 0,
-        hash: WorkHash::default(),
-    };
+    let mut me = Appender::default();
     while Instant::now() < window.end {
         let version = me.total + 1;
         let data = super::payload(index as u64, version, bytes);
@@ -74,11 +63,7 @@ async fn append_loop(
         let id: String = cmd.query_async(&mut conn).await.map_err(failed("XADD"))?;
         let done = Instant::now();
         me.hash.add_bytes(id.as_bytes());
-        me.total += 1;
-        if window.counts(done) {
-            me.in_window += 1;
-            me.latencies.record(done - started);
-        }
+        me.acknowledged(&window, started, done);
     }
     Ok(me)
 }
@@ -92,30 +77,10 @@ async fn append_run(url: String, load: AppendLoad) -> Result<AppendRun, PeerErro
     for _ in 0..load.appenders {
         conns.push(connect(&url).await?);
     }
-    let window = Window::starting_now(load.warmup, load.measure);
-    let tasks: Vec<_> = conns
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| tokio::spawn(append_loop(c, i, load.record_bytes, window)))
-        .collect();
-    let mut run = AppendRun {
-        appends: 0,
-        secs: window.measure_secs(),
-        latencies: Latencies::new(),
-        total: 0,
-        hash: WorkHash::default(),
-        durable,
-        durability: sentence,
-    };
-    for task in tasks {
-        let me = task
-            .await
-            .map_err(|e| PeerError::because("appender task", e))??;
-        run.appends += me.in_window;
-        run.total += me.total;
-        run.latencies.merge(&me.latencies);
-        run.hash.add(me.hash.value());
-    }
+    let run = tokio_appenders(conns, &load, durable, sentence, |i, c, window| {
+        append_loop(c, i, load.record_bytes, window)
+    })
+    .await?;
     del_all(&mut admin, "append", n).await?;
     Ok(run)
 }
