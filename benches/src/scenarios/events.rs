@@ -8,7 +8,7 @@
 //!
 //! Invariants: an append figure counts only if the system's durability was checked; a read or
 //! replay figure counts only if every event written was read back.
-use super::{Measured, RowSpec, row, work};
+use super::{Measured, RowSpec, read_all_back, replay_outcome, row, work};
 use crate::ours::events::QuarkJournal;
 use crate::peers::events::{EventStorePeer, StreamReadLoad, StreamReadRun};
 use crate::peers::postgres::Postgres;
@@ -243,16 +243,7 @@ impl Scenario for EventsReplay {
             ctx,
             |s| {
                 s.replay_events(&load, ctx.progress)
-                    .and_then(|r: ReplayRun| {
-                        if r.records == load.records {
-                            Ok(r)
-                        } else {
-                            Err(PeerError::Unavailable(format!(
-                                "read {} events back, {} were written",
-                                r.records, load.records
-                            )))
-                        }
-                    })
+                    .and_then(|r: ReplayRun| read_all_back(r, &load, "events"))
             },
             |r| format!("read in {:.3} s", r.secs),
         );
@@ -268,19 +259,6 @@ impl Scenario for EventsReplay {
             durable: true,
             load: &text,
         };
-        let rows = vec![row(&spec, &ours, &peers, |r| {
-            Some(r.records as f64 / r.secs)
-        })];
-        let mut out = Outcome {
-            rows,
-            ..Outcome::default()
-        };
-        for m in std::iter::once(&ours).chain(&peers) {
-            out.work.extend(work(m, |r| (r.records, r.hash)));
-            if let Ok(r) = &m.result {
-                out.notes.push(r.how.clone());
-            }
-        }
-        out
+        replay_outcome(&spec, &ours, &peers)
     }
 }

@@ -2,11 +2,11 @@
 //! PostgreSQL (`SELECT … ORDER BY id`) and Redis (`XRANGE` in pages).
 //!
 //! Invariant: a system's figure counts only if it read back exactly the N records written.
-use super::{Measured, RowSpec, row, work};
+use super::{Measured, RowSpec, read_all_back, replay_outcome};
 use crate::ours;
 use crate::peers::postgres::Postgres;
 use crate::peers::redis::Redis;
-use crate::peers::{LogPeer, PeerError, ReplayLoad, ReplayRun};
+use crate::peers::{LogPeer, ReplayLoad, ReplayRun};
 use crate::report::Better;
 use crate::scenario::{Ctx, Outcome, Scenario};
 
@@ -35,16 +35,9 @@ impl Scenario for LogReplay {
         let mut measured: Vec<Measured<ReplayRun>> = systems
             .iter()
             .map(|s| {
-                let result = s.replay(&load, ctx.progress).and_then(|r| {
-                    if r.records == load.records {
-                        Ok(r)
-                    } else {
-                        Err(PeerError::Unavailable(format!(
-                            "read {} records back, {} were written",
-                            r.records, load.records
-                        )))
-                    }
-                });
+                let result = s
+                    .replay(&load, ctx.progress)
+                    .and_then(|r| read_all_back(r, &load, "records"));
                 match &result {
                     Ok(r) => ctx
                         .progress
@@ -70,19 +63,6 @@ impl Scenario for LogReplay {
             durable: true,
             load: &text,
         };
-        let rows = vec![row(&spec, &ours, &measured, |r| {
-            Some(r.records as f64 / r.secs)
-        })];
-        let mut out = Outcome {
-            rows,
-            ..Outcome::default()
-        };
-        for m in std::iter::once(&ours).chain(&measured) {
-            out.work.extend(work(m, |r| (r.records, r.hash)));
-            if let Ok(r) = &m.result {
-                out.notes.push(r.how.clone());
-            }
-        }
-        out
+        replay_outcome(&spec, &ours, &measured)
     }
 }

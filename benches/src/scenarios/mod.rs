@@ -1,10 +1,11 @@
-//! The registry of scenarios, and the helper that turns per-system results into report rows.
+//! The registry of scenarios, and the helpers that turn per-system results into report rows
+//! (the full-replay check and outcome shared by `log.replay` and `events.replay` among them).
 //!
 //! Adding a scenario is one module here and one line in [`registry`]. Invariants: the registry's
 //! order is the report's order; names are stable (tools read them) and unique.
-use crate::peers::PeerError;
+use crate::peers::{PeerError, ReplayLoad, ReplayRun};
 use crate::report::{Better, Figure, Row};
-use crate::scenario::{Scenario, Work};
+use crate::scenario::{Outcome, Scenario, Work};
 use crate::work::WorkHash;
 
 pub mod actor;
@@ -91,4 +92,38 @@ pub fn work<T>(m: &Measured<T>, get: impl Fn(&T) -> (u64, WorkHash)) -> Option<W
         ops,
         hash,
     })
+}
+
+/// A replay counts only if it read back exactly the `load.records` written (`what`: "records",
+/// "events").
+pub fn read_all_back(r: ReplayRun, load: &ReplayLoad, what: &str) -> Result<ReplayRun, PeerError> {
+    if r.records == load.records {
+        Ok(r)
+    } else {
+        Err(PeerError::Unavailable(format!(
+            "read {} {what} back, {} were written",
+            r.records, load.records
+        )))
+    }
+}
+
+/// A replay scenario's outcome: one row of `spec.metric` = records read per second, each
+/// system's work (records, hash) and its note of how it read.
+pub fn replay_outcome(
+    spec: &RowSpec<'_>,
+    ours: &Measured<ReplayRun>,
+    peers: &[Measured<ReplayRun>],
+) -> Outcome {
+    let rows = vec![row(spec, ours, peers, |r| Some(r.records as f64 / r.secs))];
+    let mut out = Outcome {
+        rows,
+        ..Outcome::default()
+    };
+    for m in std::iter::once(ours).chain(peers) {
+        out.work.extend(work(m, |r| (r.records, r.hash)));
+        if let Ok(r) = &m.result {
+            out.notes.push(r.how.clone());
+        }
+    }
+    out
 }
