@@ -52,6 +52,15 @@ pub(crate) async fn connect(url: &str) -> Result<Client, PeerError> {
     Ok(client)
 }
 
+/// `n` connections, one per appender, opened one after another.
+pub(crate) async fn connect_all(url: &str, n: usize) -> Result<Vec<Client>, PeerError> {
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        clients.push(connect(url).await?);
+    }
+    Ok(clients)
+}
+
 pub(crate) fn failed(what: &str) -> impl Fn(tokio_postgres::Error) -> PeerError + '_ {
     move |e| PeerError::because(what, e)
 }
@@ -126,10 +135,7 @@ async fn append_run(url: String, load: AppendLoad) -> Result<AppendRun, PeerErro
         .batch_execute(&create_sql(&table))
         .await
         .map_err(failed("creating the table"))?;
-    let mut clients = Vec::with_capacity(load.appenders);
-    for _ in 0..load.appenders {
-        clients.push(connect(&url).await?);
-    }
+    let clients = connect_all(&url, load.appenders).await?;
     let run = tokio_appenders(clients, &load, durable, sentence, |i, client, window| {
         append_loop(client, table.clone(), i, load.record_bytes, window)
     })

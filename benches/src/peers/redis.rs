@@ -57,6 +57,18 @@ pub(crate) async fn connect(url: &str) -> Result<MultiplexedConnection, PeerErro
         .map_err(failed("connecting to Redis"))
 }
 
+/// `n` connections, one per appender, opened one after another.
+pub(crate) async fn connect_all(
+    url: &str,
+    n: usize,
+) -> Result<Vec<MultiplexedConnection>, PeerError> {
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        conns.push(connect(url).await?);
+    }
+    Ok(conns)
+}
+
 /// Reads `appendonly` and `appendfsync` back: (durable, sentence).
 pub(crate) async fn durability(
     conn: &mut MultiplexedConnection,
@@ -126,10 +138,7 @@ async fn append_run(url: String, load: AppendLoad) -> Result<AppendRun, PeerErro
     let (durable, sentence) = durability(&mut admin).await?;
     let key = format!("quark:bench:append:{}", std::process::id());
     del(&mut admin, &key).await?;
-    let mut conns = Vec::with_capacity(load.appenders);
-    for _ in 0..load.appenders {
-        conns.push(connect(&url).await?);
-    }
+    let conns = connect_all(&url, load.appenders).await?;
     let run = tokio_appenders(conns, &load, durable, sentence, |i, conn, window| {
         append_loop(conn, key.clone(), i, load.record_bytes, window)
     })
@@ -165,8 +174,13 @@ async fn fill(
     Ok(())
 }
 
-/// Folds one XRANGE page into the hash; returns (entries, last id).
-fn fold_page(page: &Value, hash: &mut WorkHash) -> Result<(u64, Option<String>), PeerError> {
+/// Folds one XRANGE reply into the hash: of each entry, the value at `value_at` in its
+/// field/value list (`add_record`); returns (entries, last id).
+pub(crate) fn fold_page(
+    page: &Value,
+    value_at: usize,
+    hash: &mut WorkHash,
+) -> Result<(u64, Option<String>), PeerError> {
     let bad = || PeerError::Unavailable("XRANGE returned an unexpected shape".to_owned());
     let Value::Array(entries) = page else {
         return Err(bad());
@@ -179,10 +193,10 @@ fn fold_page(page: &Value, hash: &mut WorkHash) -> Result<(u64, Option<String>),
         let [Value::BulkString(id), Value::Array(fields)] = parts.as_slice() else {
             return Err(bad());
         };
-        let Some(Value::BulkString(payload)) = fields.get(1) else {
+        let Some(Value::BulkString(value)) = fields.get(value_at) else {
             return Err(bad());
         };
-        hash.add_record(payload);
+        hash.add_record(value);
         last = Some(String::from_utf8_lossy(id).into_owned());
     }
     Ok((entries.len() as u64, last))
@@ -214,7 +228,7 @@ async fn replay_run(
             .query_async(&mut conn)
             .await
             .map_err(failed("XRANGE"))?;
-        let (n, last) = fold_page(&page, &mut hash)?;
+        let (n, last) = fold_page(&page, 1, &mut hash)?;
         records += n;
         match last {
             Some(id) if n == PAGE as u64 => from = format!("({id}"),

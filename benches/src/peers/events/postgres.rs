@@ -7,7 +7,7 @@
 //! run uses its own table (suffixed with the process id) and drops it afterwards.
 use super::{EVENT_TYPE, EventStorePeer, Picker, REPLAY_STREAMS, StreamReadLoad, StreamReadRun};
 use crate::latency::Latencies;
-use crate::peers::postgres::{Postgres, connect, durability, failed};
+use crate::peers::postgres::{Postgres, connect, connect_all, durability, failed};
 use crate::peers::{AppendLoad, AppendRun, Peer, PeerError, ReplayLoad, ReplayRun, tokio_thread};
 use crate::progress::Progress;
 use crate::size::Window;
@@ -72,10 +72,7 @@ async fn append_run(url: String, load: AppendLoad) -> Result<AppendRun, PeerErro
         .batch_execute(&create_sql(&table))
         .await
         .map_err(failed("creating the table"))?;
-    let mut clients = Vec::with_capacity(load.appenders);
-    for _ in 0..load.appenders {
-        clients.push(connect(&url).await?);
-    }
+    let clients = connect_all(&url, load.appenders).await?;
     let run = tokio_appenders(clients, &load, durable, sentence, |i, c, window| {
         append_loop(c, table.clone(), i, load.record_bytes, window)
     })

@@ -7,7 +7,7 @@
 //! keys (suffixed with the process id) and deletes them afterwards.
 use super::{EVENT_TYPE, EventStorePeer, Picker, REPLAY_STREAMS, StreamReadLoad, StreamReadRun};
 use crate::latency::Latencies;
-use crate::peers::redis::{Redis, connect, durability, failed};
+use crate::peers::redis::{Redis, connect, connect_all, durability, failed, fold_page};
 use crate::peers::{AppendLoad, AppendRun, Peer, PeerError, ReplayLoad, ReplayRun, tokio_thread};
 use crate::progress::Progress;
 use crate::size::Window;
@@ -73,10 +73,7 @@ async fn append_run(url: String, load: AppendLoad) -> Result<AppendRun, PeerErro
     let (durable, sentence) = durability(&mut admin).await?;
     let n = load.appenders as u64;
     del_all(&mut admin, "append", n).await?;
-    let mut conns = Vec::with_capacity(load.appenders);
-    for _ in 0..load.appenders {
-        conns.push(connect(&url).await?);
-    }
+    let conns = connect_all(&url, load.appenders).await?;
     let run = tokio_appenders(conns, &load, durable, sentence, |i, c, window| {
         append_loop(c, i, load.record_bytes, window)
     })
@@ -118,29 +115,6 @@ async fn fill(
     Ok(())
 }
 
-/// Folds one XRANGE reply into the hash; returns (entries, last id).
-fn fold_page(page: &Value, hash: &mut WorkHash) -> Result<(u64, Option<String>), PeerError> {
-    let bad = || PeerError::Unavailable("XRANGE returned an unexpected shape".to_owned());
-    let Value::Array(entries) = page else {
-        return Err(bad());
-    };
-    let mut last = None;
-    for entry in entries {
-        let Value::Array(parts) = entry else {
-            return Err(bad());
-        };
-        let [Value::BulkString(id), Value::Array(fields)] = parts.as_slice() else {
-            return Err(bad());
-        };
-        let Some(Value::BulkString(data)) = fields.get(3) else {
-            return Err(bad());
-        };
-        hash.add_record(data);
-        last = Some(String::from_utf8_lossy(id).into_owned());
-    }
-    Ok((entries.len() as u64, last))
-}
-
 async fn read_run(
     url: String,
     load: StreamReadLoad,
@@ -174,7 +148,7 @@ async fn read_run(
             .query_async(&mut conn)
             .await
             .map_err(failed("XRANGE"))?;
-        let (n, _) = fold_page(&page, &mut hash)?;
+        let (n, _) = fold_page(&page, 3, &mut hash)?;
         let done = Instant::now();
         if n != load.events_per_stream {
             return Err(PeerError::Unavailable(format!("{key}: {n} entries")));
@@ -231,7 +205,7 @@ async fn replay_run(
                 .query_async(&mut conn)
                 .await
                 .map_err(failed("XRANGE"))?;
-            let (n, last) = fold_page(&page, &mut hash)?;
+            let (n, last) = fold_page(&page, 3, &mut hash)?;
             records += n;
             match last {
                 Some(id) if n == PAGE as u64 => from = format!("({id}"),
