@@ -109,12 +109,26 @@ pub fn host_memory() -> Result<HostMemory> {
     })
 }
 
-/// CPU time the calling thread has run, in nanoseconds (Linux `/proc/thread-self/schedstat`),
-/// or `None` where that file does not exist. On a machine shared with other work this is what
-/// a computation would take on a core of its own, where wall time also counts waiting.
+/// CPU time the calling thread has run, in nanoseconds (the thread CPU clock,
+/// `CLOCK_THREAD_CPUTIME_ID`). On a machine shared with other work this is what a computation
+/// would take on a core of its own, where wall time also counts waiting.
+///
+/// Why the clock and not `/proc/thread-self/schedstat`: the kernel brings a running thread's
+/// schedstat up to date only at a scheduler tick or a switch, so a computation of a few
+/// milliseconds could read as zero; the clock accounts the running slice up to the call.
+/// `None` where the platform has no such clock.
+///
+/// # Example
+/// ```
+/// let before = quark_placement::probe::thread_cpu_ns().unwrap();
+/// let after = quark_placement::probe::thread_cpu_ns().unwrap();
+/// assert!(after >= before);
+/// ```
 pub fn thread_cpu_ns() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    text.split_whitespace().next()?.parse().ok()
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    let seconds = u64::try_from(now.tv_sec).ok()?;
+    let nanos = u64::try_from(now.tv_nsec).ok()?;
+    seconds.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
 thread_local! {
@@ -157,15 +171,23 @@ mod tests {
         assert!(memory_bytes <= host.total_bytes * 2);
     }
 
+    /// Regression: the schedstat file this read before lags a running thread by up to a
+    /// scheduler tick, so in release builds (where this loop takes about 2 ms) it often read
+    /// the same value before and after. The thread CPU clock must see the work.
     #[test]
     fn thread_cpu_time_grows_with_work() {
         let before = thread_cpu_ns().unwrap();
         let mut x = 0u64;
         for i in 0..2_000_000u64 {
-            x = x.wrapping_mul(31).wrapping_add(i);
+            x = x.wrapping_mul(31).wrapping_add(std::hint::black_box(i));
         }
         std::hint::black_box(x);
-        assert!(thread_cpu_ns().unwrap() > before);
+        let after = thread_cpu_ns().unwrap();
+        // At least a hundred microseconds of work, whatever the optimisation level.
+        assert!(
+            after >= before + 100_000,
+            "before {before} ns, after {after} ns"
+        );
     }
 
     #[test]
