@@ -1,16 +1,21 @@
-//! The command line: `[SCENARIO…] [--quick] [--json PATH] [--svg PATH] [--list]`.
+//! The command line: `[SCENARIO…] [--quick] [--repeat N] [--tcp] [--json PATH] [--svg PATH]
+//! [--list]`.
 //!
 //! Invariant: parsing is pure (no I/O), so it is tested without running anything.
 use crate::error::Error;
+use crate::scenario::Transport;
 use crate::size::Size;
 use std::path::PathBuf;
 
 /// The usage text.
-pub const USAGE: &str = "usage: quark-benches [SCENARIO…] [--quick] [--json PATH] [--svg PATH] \
-[--list]
+pub const USAGE: &str = "usage: quark-benches [SCENARIO…] [--quick] [--repeat N] [--tcp] \
+[--json PATH] [--svg PATH] [--list]
   SCENARIO     a scenario name (log.append) or a prefix of names (actor); default: all
-  --quick      smaller runs, same code paths: everything in under 60 s
+  --quick      smaller runs, same code paths: everything in under 60 s (one repeat)
   --tiny       one pass of every code path (what `cargo test` runs); figures meaningless
+  --repeat N   run each scenario N times, systems taking turns, and report the median with the
+               min–max spread (default: 3 for the full run, 1 for --quick and --tiny)
+  --tcp        reach PostgreSQL and Redis over TCP on 127.0.0.1 instead of their unix sockets
   --json PATH  write the results as JSON
   --svg PATH   draw the results (one panel per scenario)
   --list       list the scenarios and exit";
@@ -26,10 +31,22 @@ pub struct Args {
     pub json: Option<PathBuf>,
     /// Where to draw SVG.
     pub svg: Option<PathBuf>,
+    /// `--repeat N`, if given.
+    pub repeat: Option<usize>,
+    /// How the peers' servers are reached.
+    pub transport: Transport,
     /// Only list scenarios.
     pub list: bool,
     /// Only print usage.
     pub help: bool,
+}
+
+impl Args {
+    /// How many times each scenario runs: `--repeat N`, else 3 for the full run and 1 for the
+    /// smaller sizes.
+    pub fn repeat(&self) -> usize {
+        self.repeat.unwrap_or(self.size.pick(1, 1, 3))
+    }
 }
 
 /// Parses the arguments (without the program name).
@@ -39,6 +56,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, Error> {
         size: Size::Full,
         json: None,
         svg: None,
+        repeat: None,
+        transport: Transport::Socket,
         list: false,
         help: false,
     };
@@ -55,6 +74,17 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, Error> {
             "--json" => out.json = Some(path("--json")?),
             "--svg" => out.svg = Some(path("--svg")?),
             "--list" => out.list = true,
+            "--tcp" => out.transport = Transport::Tcp,
+            "--repeat" => {
+                let n = args.next().and_then(|n| n.parse::<usize>().ok());
+                match n {
+                    Some(n) if n >= 1 => out.repeat = Some(n),
+                    _ => {
+                        let why = format!("--repeat needs a count of at least 1\n{USAGE}");
+                        return Err(Error::Usage(why));
+                    }
+                }
+            }
             "-h" | "--help" => out.help = true,
             s if s.starts_with('-') => {
                 return Err(Error::Usage(format!("unknown option {s}\n{USAGE}")));
@@ -68,6 +98,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, Error> {
 #[cfg(test)]
 mod tests {
     use super::parse;
+    use crate::scenario::Transport;
     use crate::size::Size;
     use std::path::PathBuf;
 
@@ -86,6 +117,23 @@ mod tests {
         assert_eq!(a.json, Some(PathBuf::from("/tmp/a.json")));
         assert_eq!(a.svg, Some(PathBuf::from("b.svg")));
         assert_eq!(parse(args("")).unwrap().size, Size::Full);
+    }
+
+    #[test]
+    fn repeat_defaults_to_three_for_full_runs_only() {
+        assert_eq!(parse(args("")).unwrap().repeat(), 3);
+        assert_eq!(parse(args("--quick")).unwrap().repeat(), 1);
+        assert_eq!(parse(args("--tiny")).unwrap().repeat(), 1);
+        assert_eq!(parse(args("--quick --repeat 5")).unwrap().repeat(), 5);
+        assert!(parse(args("--repeat 0")).is_err());
+        assert!(parse(args("--repeat x")).is_err());
+        assert!(parse(args("--repeat")).is_err());
+    }
+
+    #[test]
+    fn peers_are_reached_over_unix_sockets_unless_tcp_is_asked() {
+        assert_eq!(parse(args("")).unwrap().transport, Transport::Socket);
+        assert_eq!(parse(args("--tcp")).unwrap().transport, Transport::Tcp);
     }
 
     #[test]

@@ -1,12 +1,18 @@
-//! The JSON report, in exactly the shape the harness issue fixes (other tools read it):
-//! `{"date", "quick", "machine": {"cores", "memory_gib", "kernel"}, "results": [{"scenario",
-//! "metric", "value", "target", "better", "durable", "load", "peers": {name: value}}]}`.
+//! The JSON report, in the shape the harness issue fixes (other tools read it), plus the
+//! repeats' spreads and the run's conditions:
+//! `{"date", "quick", "repeat", "machine": {"cores", "memory_gib", "kernel"}, "conditions",
+//! "results": [{"scenario", "metric", "value", "spread": {"min", "max"}, "target", "better",
+//! "durable", "load", "peers": {name: value}, "peer_spreads": {name: {"min", "max"}}}]}`.
 //!
-//! Invariants: a peer without a figure (no equivalent, or unavailable in this run) is absent
-//! from `peers`; our own figure is `null` when it could not be measured; `target` is `null`
-//! when none is stated. Reasons for unavailability are in the printed report.
+//! Invariants: `value` and each peer's figure are medians of the repeats, `spread` their min and
+//! max; a peer without a figure (no equivalent, or unavailable in this run) is absent from
+//! `peers`; our own figure and its spread are `null` when it could not be measured; `target` is
+//! `null` when none is stated. Reasons for unavailability are in the printed report.
 use crate::machine::Machine;
+use crate::quiet::Conditions;
+use crate::repeat::{RowSpread, Spread};
 use crate::report::Row;
+use crate::runner::Run;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,8 +24,12 @@ pub struct Report {
     pub date: String,
     /// Whether `--quick` was given.
     pub quick: bool,
+    /// How many times each scenario ran (figures are medians).
+    pub repeat: usize,
     /// The machine.
     pub machine: Machine,
+    /// What could have disturbed the run (`null` when not recorded).
+    pub conditions: Option<Conditions>,
     /// One entry per row.
     pub results: Vec<Result>,
 }
@@ -31,8 +41,10 @@ pub struct Result {
     pub scenario: String,
     /// Metric name.
     pub metric: String,
-    /// Quark's figure.
+    /// Quark's figure (the median of the repeats).
     pub value: Option<f64>,
+    /// The smallest and largest of Quark's repeats.
+    pub spread: Option<Spread>,
     /// The target, if stated.
     pub target: Option<f64>,
     /// "higher" or "lower".
@@ -41,34 +53,70 @@ pub struct Result {
     pub durable: bool,
     /// The stated load.
     pub load: String,
-    /// Peers' figures from the same run.
+    /// Peers' figures from the same run (medians of the repeats).
     pub peers: BTreeMap<String, f64>,
+    /// Each measured peer's smallest and largest repeat.
+    pub peer_spreads: BTreeMap<String, Spread>,
 }
 
 impl Report {
-    /// Builds the report from the rows of a run.
-    pub fn new(date: String, quick: bool, machine: Machine, rows: &[Row]) -> Report {
+    /// The report of a finished run.
+    pub fn of(run: &Run, quick: bool) -> Report {
+        let mut report = Report::new(
+            run.date.clone(),
+            quick,
+            run.machine.clone(),
+            &run.rows(),
+            &run.spreads(),
+        );
+        report.repeat = run.repeat;
+        report.conditions = Some(run.conditions.clone());
+        report
+    }
+
+    /// Builds the report from rows and their spreads (aligned; missing means one run).
+    pub fn new(
+        date: String,
+        quick: bool,
+        machine: Machine,
+        rows: &[Row],
+        spreads: &[RowSpread],
+    ) -> Report {
+        let none = RowSpread::default();
         let results = rows
             .iter()
-            .map(|r| Result {
-                scenario: r.scenario.clone(),
-                metric: r.metric.to_owned(),
-                value: r.ours.value(),
-                target: r.target,
-                better: r.better.as_str(),
-                durable: r.durable,
-                load: r.load.clone(),
-                peers: r
-                    .peers
-                    .iter()
-                    .filter_map(|(n, f)| f.value().map(|v| (n.clone(), v)))
-                    .collect(),
+            .enumerate()
+            .map(|(i, r)| {
+                let spread = spreads.get(i).unwrap_or(&none);
+                Result {
+                    scenario: r.scenario.clone(),
+                    metric: r.metric.to_owned(),
+                    value: r.ours.value(),
+                    spread: r.ours.value().and(spread.ours),
+                    target: r.target,
+                    better: r.better.as_str(),
+                    durable: r.durable,
+                    load: r.load.clone(),
+                    peers: r
+                        .peers
+                        .iter()
+                        .filter_map(|(n, f)| f.value().map(|v| (n.clone(), v)))
+                        .collect(),
+                    peer_spreads: r
+                        .peers
+                        .iter()
+                        .filter(|(_, f)| f.value().is_some())
+                        .filter_map(|(n, _)| spread.peer(n).map(|s| (n.clone(), s)))
+                        .collect(),
+                }
             })
             .collect();
         Report {
             date,
             quick,
+            repeat: 1,
             machine,
+            conditions: None,
             results,
         }
     }
@@ -100,6 +148,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 mod tests {
     use super::{Report, rfc3339};
     use crate::machine::Machine;
+    use crate::repeat::{RowSpread, Spread};
     use crate::report::{Better, Figure, Row};
     use std::time::{Duration, UNIX_EPOCH};
 
@@ -130,13 +179,30 @@ mod tests {
             memory_gib: 23.4,
             kernel: "6.x".into(),
         };
-        let report = Report::new("2026-11-27T12:00:00Z".into(), false, machine, &[row]);
+        let spread = RowSpread {
+            ours: Some(Spread {
+                min: 700.0,
+                max: 900.0,
+            }),
+            peers: vec![(
+                "postgres".into(),
+                Spread {
+                    min: 4000.0,
+                    max: 4500.0,
+                },
+            )],
+        };
+        let date = "2026-11-27T12:00:00Z".to_owned();
+        let report = Report::new(date, false, machine, &[row], &[spread]);
         let v = serde_json::to_value(&report).unwrap();
         let expected = serde_json::json!({"date": "2026-11-27T12:00:00Z", "quick": false,
-            "machine": {"cores": 2, "memory_gib": 23.4, "kernel": "6.x"},
+            "repeat": 1, "machine": {"cores": 2, "memory_gib": 23.4, "kernel": "6.x"},
+            "conditions": null,
             "results": [{"scenario": "log.append", "metric": "p99_us", "value": 812.0,
+                "spread": {"min": 700.0, "max": 900.0},
                 "target": 2000.0, "better": "lower", "durable": true,
-                "load": "64 appenders, 128 B records", "peers": {"postgres": 4100.0}}]});
+                "load": "64 appenders, 128 B records", "peers": {"postgres": 4100.0},
+                "peer_spreads": {"postgres": {"min": 4000.0, "max": 4500.0}}}]});
         assert_eq!(v, expected);
     }
 }

@@ -18,6 +18,8 @@ pub mod machine;
 pub mod ours;
 pub mod peers;
 pub mod progress;
+pub mod quiet;
+pub mod repeat;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -43,15 +43,11 @@ fn run(args: cli::Args) -> Result<(), Error> {
         }
         return Ok(());
     }
-    let run = runner::run(&scenarios, args.size, &Endpoints::from_env());
+    let endpoints = Endpoints::for_transport(args.transport);
+    let run = runner::run_repeated(&scenarios, args.size, args.repeat(), &endpoints);
     print!("{}", runner::render(&run));
     if let Some(path) = &args.json {
-        let report = Report::new(
-            run.date.clone(),
-            args.size == Size::Quick,
-            run.machine.clone(),
-            &run.rows(),
-        );
+        let report = Report::of(&run, args.size == Size::Quick);
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n").map_err(|source| Error::Write {
             path: path.clone(),
@@ -60,7 +56,7 @@ fn run(args: cli::Args) -> Result<(), Error> {
         eprintln!("[bench] wrote {}", path.display());
     }
     if let Some(path) = &args.svg {
-        svg::draw(path, &run.rows())?;
+        svg::draw(path, &run.rows(), &run.spreads())?;
         eprintln!("[bench] drew {}", path.display());
     }
     Ok(())

@@ -4,6 +4,7 @@
 //! the same run. Invariants: a figure is either measured in this run or "unavailable: why", never
 //! remembered or made up; the ratio is oriented so that > 1 means Quark is better, whatever the
 //! metric's direction.
+use crate::repeat::{RowSpread, Spread};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -107,12 +108,22 @@ pub fn human(v: f64) -> String {
 
 const REASON_COLS: usize = 44;
 
-fn cell(row: &Row, fig: &Figure) -> String {
+/// " [min–max]" when the repeats differ, "" for one repeat or none.
+fn spread_text(spread: Option<Spread>) -> String {
+    match spread {
+        Some(s) if s.min != s.max => format!(" [{}–{}]", human(s.min), human(s.max)),
+        _ => String::new(),
+    }
+}
+
+fn cell(row: &Row, fig: &Figure, spread: Option<Spread>) -> String {
     match fig {
-        Figure::Value(v) if std::ptr::eq(fig, &row.ours) => human(*v),
+        Figure::Value(v) if std::ptr::eq(fig, &row.ours) => {
+            format!("{}{}", human(*v), spread_text(spread))
+        }
         Figure::Value(v) => match row.ratio(fig) {
-            Some(r) => format!("{} (×{r:.2})", human(*v)),
-            None => human(*v),
+            Some(r) => format!("{}{} (×{r:.2})", human(*v), spread_text(spread)),
+            None => format!("{}{}", human(*v), spread_text(spread)),
         },
         Figure::Unavailable(why) => {
             let mut s = format!("unavailable: {why}");
@@ -124,8 +135,10 @@ fn cell(row: &Row, fig: &Figure) -> String {
     }
 }
 
-/// Renders the table: one column per peer that appears in any row.
-pub fn table(rows: &[Row]) -> String {
+/// Renders the table: one column per peer that appears in any row; a figure of repeated runs
+/// (the median) is followed by its min–max spread in square brackets, from `spreads` (aligned
+/// with `rows`; missing entries mean one run).
+pub fn table(rows: &[Row], spreads: &[RowSpread]) -> String {
     let peers: Vec<String> = {
         let mut seen = BTreeSet::new();
         let mut order = Vec::new();
@@ -142,8 +155,10 @@ pub fn table(rows: &[Row]) -> String {
         .collect::<Vec<_>>();
     header.extend(peers.iter().map(|p| format!("{p} (ratio)")));
     let mut lines = vec![header];
-    for row in rows {
-        let ours = cell(row, &row.ours);
+    let none = RowSpread::default();
+    for (i, row) in rows.iter().enumerate() {
+        let spread = spreads.get(i).unwrap_or(&none);
+        let ours = cell(row, &row.ours, spread.ours);
         let arrow = match row.better {
             Better::Higher => "↑",
             Better::Lower => "↓",
@@ -162,7 +177,8 @@ pub fn table(rows: &[Row]) -> String {
         ];
         for p in &peers {
             let fig = row.peers.iter().find(|(n, _)| n == p).map(|(_, f)| f);
-            line.push(fig.map_or_else(|| "—".to_owned(), |f| cell(row, f)));
+            let s = spread.peer(p);
+            line.push(fig.map_or_else(|| "—".to_owned(), |f| cell(row, f, s)));
         }
         lines.push(line);
     }
@@ -231,7 +247,7 @@ mod tests {
 
     #[test]
     fn table_names_every_peer_and_unavailability() {
-        let t = table(&[row(Better::Higher, 20.0, 10.0)]);
+        let t = table(&[row(Better::Higher, 20.0, 10.0)], &[]);
         assert!(t.contains("p (ratio)"), "{t}");
         assert!(t.contains("(×2.00)"), "{t}");
         assert!(t.contains("unavailable: down"), "{t}");

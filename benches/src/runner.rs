@@ -1,10 +1,16 @@
-//! Runs the selected scenarios in order and renders what they found.
+//! Runs the selected scenarios in order, each `repeat` times, and renders what they found.
 //!
+//! A scenario runs its whole system list (Quark, then each peer) once per repeat, and the
+//! repeats follow each other (Quark, peers, Quark, peers …), so drift on the machine hits every
+//! system alike; [`crate::repeat::fold`] then turns the repeats into medians with spreads.
 //! Invariants: one scenario's unavailable peers never stop the run; the run hash folds every
-//! scenario's work hash in report order.
+//! scenario's work hash in report order; the machine's conditions are read outside every timed
+//! section (before and after each repeat).
 use crate::error::Error;
 use crate::machine::Machine;
 use crate::progress::Progress;
+use crate::quiet::{Conditions, Disturbance, OTHERS_PCT_MAX, Snapshot};
+use crate::repeat::{RowSpread, fold};
 use crate::report::{Row, table};
 use crate::scenario::{Ctx, Endpoints, Outcome, Scenario};
 use crate::scenarios::registry;
@@ -22,8 +28,14 @@ pub struct Run {
     pub machine: Machine,
     /// The size.
     pub size: Size,
-    /// Each scenario's name and outcome, in order.
+    /// How many times each scenario ran.
+    pub repeat: usize,
+    /// Each scenario's name and outcome (medians of its repeats), in order.
     pub outcomes: Vec<(&'static str, Outcome)>,
+    /// Each scenario's rows' spreads, aligned with `outcomes` and their rows.
+    pub spreads: Vec<Vec<RowSpread>>,
+    /// What could have disturbed the run.
+    pub conditions: Conditions,
 }
 
 impl Run {
@@ -33,6 +45,11 @@ impl Run {
             .iter()
             .flat_map(|(_, o)| o.rows.iter().cloned())
             .collect()
+    }
+
+    /// All rows' spreads, aligned with [`Run::rows`].
+    pub fn spreads(&self) -> Vec<RowSpread> {
+        self.spreads.iter().flatten().cloned().collect()
     }
 
     /// The digest of all the work in the run.
@@ -72,40 +89,103 @@ pub fn select(names: &[String]) -> Result<Vec<Box<dyn Scenario>>, Error> {
         .collect())
 }
 
-/// Runs `scenarios` at `size` against the peers at `endpoints`.
+/// Runs `scenarios` once each at `size` against the peers at `endpoints`.
 pub fn run(scenarios: &[Box<dyn Scenario>], size: Size, endpoints: &Endpoints) -> Run {
+    run_repeated(scenarios, size, 1, endpoints)
+}
+
+/// Runs each of `scenarios` `repeat` times in a row (at least once) at `size` against the peers
+/// at `endpoints`, and folds the repeats into medians.
+pub fn run_repeated(
+    scenarios: &[Box<dyn Scenario>],
+    size: Size,
+    repeat: usize,
+    endpoints: &Endpoints,
+) -> Run {
+    let repeat = repeat.max(1);
     let date = crate::json::rfc3339(SystemTime::now());
     let machine = Machine::probe();
     let started = Instant::now();
+    let first = Snapshot::take();
+    let mut seen = Disturbance::default();
     let mut outcomes = Vec::with_capacity(scenarios.len());
+    let mut spreads = Vec::with_capacity(scenarios.len());
     for (i, s) in scenarios.iter().enumerate() {
         let progress = Progress::new(started, i + 1, scenarios.len(), s.name());
         progress.say("harness", s.describe());
-        let outcome = s.run(&Ctx {
-            size,
-            endpoints,
-            progress: &progress,
-        });
+        let mut here = Disturbance::default();
+        let mut repeats = Vec::with_capacity(repeat);
+        for r in 0..repeat {
+            if repeat > 1 {
+                progress.say("harness", &format!("repeat {} of {repeat}", r + 1));
+            }
+            let before = Snapshot::take();
+            repeats.push(s.run(&Ctx {
+                size,
+                endpoints,
+                progress: &progress,
+            }));
+            let after = Snapshot::take();
+            here.add(&before, &after);
+            seen.add(&before, &after);
+        }
+        let (mut outcome, spread) = fold(repeats);
+        outcome
+            .notes
+            .insert(0, where_note(s.as_ref(), &outcome, endpoints));
+        if here.others_pct() > OTHERS_PCT_MAX {
+            outcome.notes.push(format!(
+                "not quiet: while this scenario ran, other processes used {:.0} % of a core \
+                 ({})",
+                here.others_pct(),
+                here.describe()
+            ));
+        }
         progress.say(
             "harness",
             &format!("done, work hash {}", outcome.hash().short()),
         );
         outcomes.push((s.name(), outcome));
+        spreads.push(spread);
+    }
+    let conditions = Conditions::quiet_for(machine.cores, &first, &Snapshot::take(), &seen);
+    if !conditions.quiet {
+        eprintln!("[bench] {}", conditions.describe().trim_end());
     }
     Run {
         date,
         machine,
         size,
+        repeat,
         outcomes,
+        spreads,
+        conditions,
     }
+}
+
+/// "where: quark …; postgres …" for every system with a figure in `outcome`'s rows.
+pub fn where_note(scenario: &dyn Scenario, outcome: &Outcome, endpoints: &Endpoints) -> String {
+    let mut peers: Vec<&str> = Vec::new();
+    for (name, _) in outcome.rows.iter().flat_map(|r| r.peers.iter()) {
+        if !peers.contains(&name.as_str()) {
+            peers.push(name);
+        }
+    }
+    let mut parts = vec![format!("quark {}", scenario.quark_runs())];
+    parts.extend(
+        peers
+            .iter()
+            .map(|p| format!("{p} {}", endpoints.where_runs(p))),
+    );
+    format!("where: {}", parts.join("; "))
 }
 
 /// The printed report: header, table, notes, unavailable peers, work hashes.
 pub fn render(run: &Run) -> String {
     let m = &run.machine;
     let mut out = format!(
-        "Quark benchmark harness · {} · {} cores, {} GiB, kernel {} · size {:?}\n",
-        run.date, m.cores, m.memory_gib, m.kernel, run.size
+        "Quark benchmark harness · {} · {} cores, {} GiB, kernel {} · size {:?} · repeat {}\n",
+        run.date, m.cores, m.memory_gib, m.kernel, run.size, run.repeat
     );
     let rows = run.rows();
     let has = |peer: &str| rows.iter().any(|r| r.peers.iter().any(|(n, _)| n == peer));
@@ -123,7 +203,17 @@ pub fn render(run: &Run) -> String {
         "In a peer's column, (×r) is Quark's ratio to that peer, oriented so that > 1 means \
          Quark is better (↑ higher is better, ↓ lower is better).\n\n",
     );
-    out.push_str(&table(&rows));
+    if run.repeat > 1 {
+        let _ = writeln!(
+            out,
+            "Each figure is the median of {} repeats (Quark and the peers taking turns), with \
+             the min–max spread in brackets.",
+            run.repeat
+        );
+    }
+    out.push_str(&run.conditions.describe());
+    out.push('\n');
+    out.push_str(&table(&rows, &run.spreads()));
     out.push_str("\nNotes:\n");
     for (name, o) in &run.outcomes {
         for note in &o.notes {

@@ -2,8 +2,11 @@
 //! target, each peer), drawn relative to Quark's figure on a log scale and labelled with the raw
 //! figures, so a reader sees the picture at a glance.
 //!
-//! Invariant: only figures from the run's rows are drawn; an unavailable figure draws no bar.
+//! A figure of repeated runs (the median) carries a whisker from its smallest to its largest
+//! repeat. Invariant: only figures from the run's rows are drawn; an unavailable figure draws
+//! no bar.
 use crate::error::Error;
+use crate::repeat::{RowSpread, Spread};
 use crate::report::{Better, Row, human};
 use plotters::prelude::*;
 use std::path::Path;
@@ -11,8 +14,8 @@ use std::path::Path;
 const PANEL_W: u32 = 1100;
 const PANEL_H: u32 = 340;
 
-/// A bar: series name, raw value.
-type Bar = (String, f64);
+/// A bar: series name, raw value, spread of the repeats.
+type Bar = (String, f64, Option<Spread>);
 
 fn color(series: &str, index: usize) -> RGBColor {
     match series {
@@ -31,20 +34,20 @@ fn color(series: &str, index: usize) -> RGBColor {
     }
 }
 
-fn bars(row: &Row) -> Vec<Bar> {
+fn bars(row: &Row, spread: &RowSpread) -> Vec<Bar> {
     let mut out = Vec::new();
     if let Some(v) = row.ours.value() {
-        out.push(("quark".to_owned(), v));
+        out.push(("quark".to_owned(), v, spread.ours));
     }
     if let Some(t) = row.target {
-        out.push(("target".to_owned(), t));
+        out.push(("target".to_owned(), t, None));
     }
     for (name, fig) in &row.peers {
         if let Some(v) = fig.value() {
-            out.push((name.clone(), v));
+            out.push((name.clone(), v, spread.peer(name)));
         }
     }
-    out.retain(|(_, v)| v.is_finite() && *v > 0.0);
+    out.retain(|(_, v, _)| v.is_finite() && *v > 0.0);
     out
 }
 
@@ -78,8 +81,9 @@ fn label(row: &Row, loads: &[&str], many_loads: bool) -> (String, String) {
     (format!("{} {arrow}", row.metric), tag)
 }
 
-/// Draws `rows` into an SVG file at `path`.
-pub fn draw(path: &Path, rows: &[Row]) -> Result<(), Error> {
+/// Draws `rows` into an SVG file at `path`, with their repeats' `spreads` (aligned with `rows`;
+/// missing entries mean one run).
+pub fn draw(path: &Path, rows: &[Row], spreads: &[RowSpread]) -> Result<(), Error> {
     let svg_err = |e: String| Error::Svg {
         path: path.to_owned(),
         reason: e,
@@ -104,8 +108,14 @@ pub fn draw(path: &Path, rows: &[Row]) -> Result<(), Error> {
             }
         }
     }
+    let none = RowSpread::default();
     for (panel, scenario) in panels.iter().zip(&scenarios) {
-        let mine: Vec<&Row> = rows.iter().filter(|r| r.scenario == *scenario).collect();
+        let mine: Vec<(&Row, &RowSpread)> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.scenario == *scenario)
+            .map(|(i, r)| (r, spreads.get(i).unwrap_or(&none)))
+            .collect();
         panel_draw(panel, scenario, &mine, &peers).map_err(svg_err)?;
     }
     root.present().map_err(|e| svg_err(e.to_string()))
@@ -114,27 +124,29 @@ pub fn draw(path: &Path, rows: &[Row]) -> Result<(), Error> {
 /// A group of bars: its label (metric, load tag) and its bars.
 type Group = ((String, String), Vec<Bar>);
 
-fn groups_of(rows: &[&Row]) -> Vec<Group> {
-    let metrics: Vec<&str> = rows.iter().map(|r| r.metric).collect();
+fn groups_of(rows: &[(&Row, &RowSpread)]) -> Vec<Group> {
+    let metrics: Vec<&str> = rows.iter().map(|(r, _)| r.metric).collect();
     let many_loads = (1..metrics.len()).any(|i| metrics[..i].contains(&metrics[i]));
-    let loads: Vec<&str> = rows.iter().map(|r| r.load.as_str()).collect();
+    let loads: Vec<&str> = rows.iter().map(|(r, _)| r.load.as_str()).collect();
     rows.iter()
-        .map(|r| (label(r, &loads, many_loads), bars(r)))
+        .map(|(r, s)| (label(r, &loads, many_loads), bars(r, s)))
         .collect()
 }
 
-/// The bars of one series and their value labels.
+/// The bars of one series, their value labels and their spread whiskers.
 type Shapes = (
     Vec<Rectangle<(f64, f64)>>,
     Vec<Text<'static, (f64, f64), String>>,
+    Vec<PathElement<(f64, f64)>>,
 );
 
 /// The bars of series `name` across the groups, and their value labels.
 fn series_shapes(name: &str, c: RGBColor, groups: &[Group], norm: &[f64], lo: f64) -> Shapes {
     let mut rects = Vec::new();
     let mut texts = Vec::new();
+    let mut whiskers = Vec::new();
     for (gi, (_, b)) in groups.iter().enumerate() {
-        let Some(bi) = b.iter().position(|(n, _)| n == name) else {
+        let Some(bi) = b.iter().position(|(n, _, _)| n == name) else {
             continue;
         };
         let width = 0.8 / b.len() as f64;
@@ -144,31 +156,51 @@ fn series_shapes(name: &str, c: RGBColor, groups: &[Group], norm: &[f64], lo: f6
             [(x0, lo), (x0 + width * 0.9, y)],
             c.filled(),
         ));
+        let mut top = y;
+        if let Some(s) = b[bi].2.filter(|s| s.min > 0.0 && s.max > s.min) {
+            let x = x0 + width * 0.45;
+            let (y0, y1) = (s.min / norm[gi], s.max / norm[gi]);
+            whiskers.push(PathElement::new(
+                vec![(x, y0), (x, y1)],
+                BLACK.stroke_width(1),
+            ));
+            for yy in [y0, y1] {
+                let cap = vec![(x - width * 0.15, yy), (x + width * 0.15, yy)];
+                whiskers.push(PathElement::new(cap, BLACK.stroke_width(1)));
+            }
+            top = top.max(y1);
+        }
         texts.push(Text::new(
             human(b[bi].1),
-            (x0, y * 1.15),
+            (x0, top * 1.15),
             ("sans-serif", 11),
         ));
     }
-    (rects, texts)
+    (rects, texts, whiskers)
 }
 
 fn panel_draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     scenario: &str,
-    rows: &[&Row],
+    rows: &[(&Row, &RowSpread)],
     peers: &[String],
 ) -> Result<(), String> {
     let groups = groups_of(rows);
     // Each group is drawn relative to Quark's figure (or its first bar when Quark has none).
     let norm: Vec<f64> = groups
         .iter()
-        .map(|(_, b)| b.first().map_or(1.0, |(_, v)| *v))
+        .map(|(_, b)| b.first().map_or(1.0, |(_, v, _)| *v))
         .collect();
     let rel = groups
         .iter()
         .zip(&norm)
-        .flat_map(|((_, b), n)| b.iter().map(move |(_, v)| v / n));
+        .flat_map(|((_, b), n)| {
+            b.iter().flat_map(move |(_, v, s)| {
+                let (lo, hi) = s.map_or((*v, *v), |s| (s.min, s.max));
+                [v / n, lo / n, hi / n]
+            })
+        })
+        .filter(|v| v.is_finite() && *v > 0.0);
     let (lo, hi) = rel.fold((1.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let (lo, hi) = (lo / 3.0, hi * 30.0);
     let caption = format!("{scenario} (bars relative to quark, log scale)");
@@ -193,7 +225,7 @@ fn panel_draw<DB: DrawingBackend>(
         .collect();
     for (si, name) in series.iter().enumerate() {
         let c = color(name, si.saturating_sub(2));
-        let (rects, texts) = series_shapes(name, c, &groups, &norm, lo);
+        let (rects, texts, whiskers) = series_shapes(name, c, &groups, &norm, lo);
         if rects.is_empty() {
             continue;
         }
@@ -202,6 +234,7 @@ fn panel_draw<DB: DrawingBackend>(
             .map_err(|e| e.to_string())?
             .label(name.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
+        chart.draw_series(whiskers).map_err(|e| e.to_string())?;
         chart.draw_series(texts).map_err(|e| e.to_string())?;
     }
     for (gi, ((metric, tag), _)) in groups.iter().enumerate() {

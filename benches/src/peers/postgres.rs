@@ -214,11 +214,11 @@ impl LogPeer for Postgres {
             &format!("{} connections, INSERT … RETURNING id", load.appenders),
         );
         let (url, load) = (self.url.clone(), load.clone());
-        tokio_thread::run(self.name(), move || append_run(url, load))
+        tokio_thread::run_multi(self.name(), move || append_run(url, load))
     }
 
     fn replay(&self, load: &ReplayLoad, progress: &Progress) -> Result<ReplayRun, PeerError> {
         let (url, load, progress) = (self.url.clone(), load.clone(), progress.clone());
-        tokio_thread::run(self.name(), move || replay_run(url, load, progress))
+        tokio_thread::run_multi(self.name(), move || replay_run(url, load, progress))
     }
 }

@@ -148,6 +148,10 @@ impl crate::scenario::Scenario for TellOneShard {
         "one-way messages from one sender to one actor on the same core"
     }
 
+    fn quark_runs(&self) -> &'static str {
+        "in this process: sender task and actor on the actor's home shard"
+    }
+
     fn run(&self, ctx: &Ctx<'_>) -> Outcome {
         let n = ctx.size.pick(10_000, 2_000_000, 10_000_000);
         let load = MessageLoad {
@@ -178,6 +182,10 @@ impl crate::scenario::Scenario for CallOneShard {
         "sequential request/response from one caller to one actor on the same core"
     }
 
+    fn quark_runs(&self) -> &'static str {
+        "in this process: caller task and actor on the actor's home shard"
+    }
+
     fn run(&self, ctx: &Ctx<'_>) -> Outcome {
         let (load, what) = call_load(ctx);
         let text = "1 caller, 1 call in flight, same core".to_owned();
@@ -201,6 +209,10 @@ impl crate::scenario::Scenario for CallCrossShard {
 
     fn describe(&self) -> &'static str {
         "sequential request/response from a caller on one core to an actor on another"
+    }
+
+    fn quark_runs(&self) -> &'static str {
+        "in this process: caller on one shard, actor on the other shard of a two-shard engine"
     }
 
     fn run(&self, ctx: &Ctx<'_>) -> Outcome {
@@ -254,6 +266,10 @@ impl crate::scenario::Scenario for Activate {
 
     fn describe(&self) -> &'static str {
         "activate many distinct actors with one message each, then measure live heap per idle one"
+    }
+
+    fn quark_runs(&self) -> &'static str {
+        "in this process: every actor homed on shard 0, told from a task on shard 0"
     }
 
     fn run(&self, ctx: &Ctx<'_>) -> Outcome {

@@ -61,6 +61,11 @@ impl Scenario for EventsAppend {
         "durable one-event appends with expected version from 64 appenders, one stream each"
     }
 
+    fn quark_runs(&self) -> &'static str {
+        "in this process: the journal on the shard thread of a one-shard engine (`run_on`), \
+         appenders as tasks on it"
+    }
+
     fn run(&self, ctx: &Ctx<'_>) -> Outcome {
         let load = AppendLoad {
             appenders: ctx.size.pick(8, 64, 64),
@@ -175,6 +180,10 @@ impl Scenario for EventsReadStream {
         "whole reads of 100-event streams (128 B events, streams interleaved), one at a time"
     }
 
+    fn quark_runs(&self) -> &'static str {
+        "in this process: the journal read on the shard thread of a one-shard engine (`run_on`)"
+    }
+
     fn run(&self, ctx: &Ctx<'_>) -> Outcome {
         let load = StreamReadLoad {
             streams: ctx.size.pick(10, 200, 1000),
@@ -209,7 +218,8 @@ impl Scenario for EventsReadStream {
         };
         out.notes.push(
             "stream reads: Quark reads on the shard thread (in-process, the way actors and \
-             projections read); the peers answer over a local TCP connection"
+             projections read); the peers answer over their socket (see `where`): that is how \
+             each is used, and part of why Quark wins here"
                 .to_owned(),
         );
         for m in std::iter::once(&ours).chain(&peers) {
@@ -232,6 +242,11 @@ impl Scenario for EventsReplay {
 
     fn describe(&self) -> &'static str {
         "one full read, in global order, of N events of 128 B over 64 streams"
+    }
+
+    fn quark_runs(&self) -> &'static str {
+        "in this process: the journal replayed on the shard thread of a one-shard engine \
+         (`run_on`)"
     }
 
     fn run(&self, ctx: &Ctx<'_>) -> Outcome {

@@ -24,6 +24,11 @@ impl Scenario for LogAppend {
         "durable appends of 128 B records from 64 concurrent appenders on one shard (and 1, 16)"
     }
 
+    fn quark_runs(&self) -> &'static str {
+        "in this process: quark-log on one glommio executor pinned to CPU 0 (one shard), \
+         appenders as tasks on it"
+    }
+
     fn run(&self, ctx: &Ctx<'_>) -> Outcome {
         // 64 appenders is the headline load; the full run adds lighter ones. PostgreSQL's
         // default max_connections (100) bounds the heaviest level.

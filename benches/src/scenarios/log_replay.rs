@@ -22,6 +22,11 @@ impl Scenario for LogReplay {
         "one full read, in order, of N records of 128 B written beforehand"
     }
 
+    fn quark_runs(&self) -> &'static str {
+        "in this process: quark-log on one glommio executor pinned to CPU 0 (one shard), reading \
+         on that thread"
+    }
+
     fn run(&self, ctx: &Ctx<'_>) -> Outcome {
         let load = ReplayLoad {
             records: ctx.size.pick(2_000, 200_000, 1_000_000),

@@ -234,7 +234,7 @@ impl EventStorePeer for Redis {
             &format!("{} connections, XADD with id", load.appenders),
         );
         let (url, load) = (self.url().to_owned(), load.clone());
-        tokio_thread::run(self.name(), move || append_run(url, load))
+        tokio_thread::run_multi(self.name(), move || append_run(url, load))
     }
 
     fn read_streams(
@@ -243,7 +243,7 @@ impl EventStorePeer for Redis {
         progress: &Progress,
     ) -> Result<StreamReadRun, PeerError> {
         let (url, load, progress) = (self.url().to_owned(), load.clone(), progress.clone());
-        tokio_thread::run(self.name(), move || read_run(url, load, progress))
+        tokio_thread::run_multi(self.name(), move || read_run(url, load, progress))
     }
 
     fn replay_events(
@@ -252,6 +252,6 @@ impl EventStorePeer for Redis {
         progress: &Progress,
     ) -> Result<ReplayRun, PeerError> {
         let (url, load, progress) = (self.url().to_owned(), load.clone(), progress.clone());
-        tokio_thread::run(self.name(), move || replay_run(url, load, progress))
+        tokio_thread::run_multi(self.name(), move || replay_run(url, load, progress))
     }
 }
