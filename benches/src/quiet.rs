@@ -5,9 +5,9 @@
 //! (never inside a timed section) and adds the difference to a [`Disturbance`]. Invariants: our
 //! own process and the peer servers we measure (`postgres`, `redis-server`) are not counted as
 //! disturbance, they are the measurement, and neither are the kernel's worker threads
-//! (`kworker/…`, `iou-…`), which mostly complete the run's own I/O; a process that started and ended between two
-//! snapshots is missed (the load average still shows it); on a system without `/proc` every
-//! figure is absent and the verdict says so rather than claiming quiet.
+//! (`kworker/…`, `iou-…`), which mostly complete the run's own I/O; a process that started and
+//! ended between two snapshots is missed (the load average still shows it); on a system without
+//! `/proc` every figure is absent and the verdict says so rather than claiming quiet.
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
