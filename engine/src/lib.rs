@@ -145,6 +145,7 @@ mod actor_ref;
 mod builder;
 mod context;
 mod deadline;
+pub mod durable;
 mod engine;
 mod envelope;
 mod error;

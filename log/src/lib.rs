@@ -77,7 +77,7 @@ pub use error::{
     OpenError, ReadError, RetireError,
 };
 pub use inspect::{Inspector, VerifyReport};
-pub use log::Log;
+pub use log::{Log, Submitted};
 pub use reader::{Iter, Snapshot, TailReader};
 pub use record::{Entry, Record, RecordBuilder};
 pub use recovery::{FORMAT_FILE, LOCK_FILE, RecoveryReport, Truncation};

@@ -50,6 +50,9 @@ pub(crate) struct State {
     pub dead: HashMap<u64, HashSet<u64>>,
     /// A compaction is running (only one at a time).
     pub compacting: bool,
+    /// The time stamped on the last record assigned a position: record times never go back,
+    /// even when the wall clock does (time-based reads rely on it).
+    pub time_us_last: u64,
     pub stats: Stats,
 }
 
@@ -180,6 +183,9 @@ impl Inner {
         }
         let position = st.next_position;
         let segment_base = st.assign_base;
+        // Clamped: a wall clock stepped back must not make a later record look older.
+        let time_us = writer::now_us().max(st.time_us_last);
+        st.time_us_last = time_us;
         let batch_max = self.config.batch_bytes_max;
         let fits = st.pending.back().is_some_and(|b| {
             b.segment_base == segment_base && b.bytes.len() + flen as usize <= batch_max
@@ -198,7 +204,6 @@ impl Inner {
         };
         let start = batch.bytes.len();
         batch.bytes.resize(start + flen as usize, 0);
-        let time_us = writer::now_us();
         frame::write_record(
             &mut batch.bytes.as_mut_slice()[start..],
             position,
@@ -310,6 +315,15 @@ pub(crate) fn seek_chunks(
     }
 }
 
+/// Where a submitted record lies: it starts at `position` and ends just before `end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// The record's position.
+    pub position: u64,
+    /// One past its last byte: durable once [`Log::durable_end`] reaches it.
+    pub end: u64,
+}
+
 /// A handle to one open log. Cheap to clone; all clones share the log. Lives on the glommio
 /// executor that opened it (`!Send`).
 ///
@@ -348,6 +362,33 @@ impl Log {
         let (position, end) = self.inner.enqueue(record)?;
         self.inner.wait_durable(end).await?;
         Ok(position)
+    }
+
+    /// Assigns `record` a position and queues it for the next group commit, without waiting:
+    /// the record becomes durable (and [`Log::durable_end`] passes [`Submitted::end`]) whether
+    /// or not anyone awaits [`Log::wait_durable`]. This is the cancel-safe half of
+    /// [`Log::append`]: an owner that must learn every durable outcome (the engine's durable
+    /// core) submits synchronously and applies the record once it is durable.
+    ///
+    /// ```no_run
+    /// # glommio::LocalExecutor::default().run(async {
+    /// # let log = quark_log::Log::open("/tmp/x", Default::default()).await.unwrap();
+    /// let mut r = quark_log::RecordBuilder::new();
+    /// r.push_bytes(1, b"hello");
+    /// let submitted = log.submit(&r).unwrap();
+    /// log.wait_durable(submitted.end).await.unwrap();
+    /// assert!(log.durable_end() >= submitted.end);
+    /// # });
+    /// ```
+    pub fn submit(&self, record: &RecordBuilder) -> Result<Submitted, AppendError> {
+        let (position, end) = self.inner.enqueue(record)?;
+        Ok(Submitted { position, end })
+    }
+
+    /// Resolves once every byte below `end` is durable (see [`Log::submit`]); fails if the log
+    /// failed or closed before that.
+    pub async fn wait_durable(&self, end: u64) -> Result<(), AppendError> {
+        self.inner.wait_durable(end).await
     }
 
     /// Appends several records, in order, and resolves with their positions once all are
@@ -422,7 +463,10 @@ impl Log {
 
     /// Counters for the harness and for operators.
     pub fn stats(&self) -> Stats {
-        let mut stats = self.inner.state.borrow().stats.clone();
+        let st = self.inner.state.borrow();
+        let mut stats = st.stats.clone();
+        stats.retired_held = st.dead.values().map(|d| d.len() as u64).sum();
+        drop(st);
         if let Some(h) = self.inner.fsync_us.borrow().as_ref() {
             stats.fsync_latency_us_p50 = h.value_at_quantile(0.5);
             stats.fsync_latency_us_p99 = h.value_at_quantile(0.99);
@@ -443,6 +487,12 @@ impl Log {
     /// The log's directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// Whether [`Log::close`] was called (appends are refused from then on).
+    pub fn is_closed(&self) -> bool {
+        let st = self.inner.state.borrow();
+        st.closing || st.closed
     }
 
     /// Whether appends are `fdatasync`ed.
@@ -477,5 +527,60 @@ impl Log {
             Some(f) => Err(CloseError::Failed(f)),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Record times never go back (issue: time-based reads assumed a monotonic wall clock, so
+    //! a clock stepped back made later records look older and `read_stream_as_of` cut them).
+    //! Fix: the log stamps `max(now, last stamped)`, and reopening starts from the last
+    //! durable record's time.
+
+    use super::*;
+
+    fn tempdir() -> tempfile::TempDir {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp");
+        let _ = std::fs::create_dir_all(&base);
+        tempfile::tempdir_in(base).expect("tempdir")
+    }
+
+    fn run<F: Future<Output = ()> + 'static>(f: impl FnOnce() -> F + Send + 'static) {
+        glommio::LocalExecutorBuilder::default()
+            .io_memory(256 << 10)
+            .spawn(f)
+            .expect("spawn")
+            .join()
+            .expect("join");
+    }
+
+    #[test]
+    fn record_times_never_go_back_even_across_reopen() {
+        let dir = tempdir();
+        let path = dir.path().to_path_buf();
+        run(move || async move {
+            let config = Config {
+                durability: Durability::NoSyncUnsafe,
+                ..Config::default()
+            };
+            let log = Log::open(&path, config.clone()).await.unwrap();
+            // The wall clock "was" an hour ahead when the last record was written.
+            let ahead = writer::now_us() + 3_600_000_000;
+            log.inner.state.borrow_mut().time_us_last = ahead;
+            let mut r = RecordBuilder::new();
+            r.push_bytes(1, b"a");
+            let first = log.append(&r).await.unwrap();
+            let second = log.append(&r).await.unwrap();
+            assert_eq!(log.read(first).unwrap().time_us(), ahead);
+            assert!(log.read(second).unwrap().time_us() >= ahead);
+            log.close().await.unwrap();
+            let log = Log::open(&path, config).await.unwrap();
+            let third = log.append(&r).await.unwrap();
+            assert!(
+                log.read(third).unwrap().time_us() >= ahead,
+                "reopen keeps the floor"
+            );
+            log.close().await.unwrap();
+        });
     }
 }

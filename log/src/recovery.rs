@@ -410,6 +410,7 @@ async fn build_inner(
         failed: None,
         dead: HashMap::new(),
         compacting: false,
+        time_us_last: 0,
         stats: Stats::default(),
     };
     let inner = Rc::new(Inner {
@@ -443,6 +444,7 @@ async fn build_inner(
         report.segments = st.sealed.len() + 1;
         report.durable_end = end;
         report.tail_records = active.records;
+        st.time_us_last = last_time_us(&active.chunks, &st.sealed);
         st.active = Some(active);
     }
     // The report is only known now; `Inner` is not shared yet, so it can still be replaced.
@@ -451,6 +453,29 @@ async fn build_inner(
         i.recovery = report;
     }
     Ok(inner)
+}
+
+/// The time of the last durable record (0 for an empty log), so new record times never go
+/// below it.
+fn last_time_us(chunks: &crate::writer::Chunks, sealed: &BTreeMap<u64, Rc<Sealed>>) -> u64 {
+    let mut last = None;
+    for (_, bytes) in chunks.borrow().iter() {
+        let mut at = 0usize;
+        while let Some(h) = bytes.get(at..).and_then(crate::frame::read_frame_header) {
+            last = Some(h.time_us);
+            at += h.frame_len();
+        }
+    }
+    if let Some(t) = last {
+        return t;
+    }
+    let Some(seg) = sealed.values().next_back() else {
+        return 0;
+    };
+    let position = seg.positions().ok().and_then(|p| p.last().copied());
+    position
+        .and_then(|p| seg.read(p).ok())
+        .map_or(0, |r| r.time_us())
 }
 
 async fn open_active(t: TailState) -> Result<Active, OpenError> {

@@ -1,6 +1,6 @@
 //! Counters a log keeps for the benchmark harness and operators.
 //!
-//! Invariant: counters only grow (except `segments` and `durable_end`, which are gauges), and
+//! Invariant: counters only grow (except `segments`, `durable_end` and `retired_held`, which are gauges), and
 //! `fsyncs` counts only `fdatasync` calls that completed successfully.
 
 /// A copy of a log's counters at one moment.
@@ -34,6 +34,9 @@ pub struct Stats {
     pub rolls_without_spare: u64,
     /// Records retired by the owner.
     pub retired: u64,
+    /// Retired positions held in memory until compaction drops their segment or frames (a
+    /// gauge: bounded as long as compaction runs).
+    pub retired_held: u64,
     /// Segment files deleted because all their records were retired.
     pub segments_deleted: u64,
     /// Segment files rewritten by compaction.
