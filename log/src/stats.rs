@@ -1,7 +1,7 @@
 //! Counters a log keeps for the benchmark harness and operators.
 //!
-//! Invariant: counters only grow (except `segments`, `durable_end` and `retired_held`, which are gauges), and
-//! `fsyncs` counts only `fdatasync` calls that completed successfully.
+//! Invariant: counters only grow (except `segments`, `durable_end` and `retired_held`, which
+//! are gauges), and `fsyncs` counts only `fdatasync` calls that completed successfully.
 
 /// A copy of a log's counters at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
