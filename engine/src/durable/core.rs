@@ -81,17 +81,18 @@ struct Inner {
 /// use std::{cell::RefCell, rc::Rc};
 /// use quark::durable::{Commit, Core, Effects, StateMachine, kinds};
 ///
+/// const JOB: u16 = kinds::JOBS.kind(0);
 /// #[derive(Default)]
 /// struct Seen(u64);
 /// impl StateMachine for Seen {
 ///     fn namespace(&self) -> kinds::Namespace { kinds::JOBS }
-///     fn kinds(&self) -> &'static [u16] { &[kinds::JOBS.kind(0)] }
+///     fn kinds(&self) -> &'static [u16] { &[JOB] }
 ///     fn apply(&mut self, _: &quark_log::Record, _: &mut Effects) { self.0 += 1; }
 /// }
 /// let seen = Rc::new(RefCell::new(Seen::default()));
 /// let (core, _scanned) = Core::open(log, vec![seen.clone()])?;
 /// let mut commit = Commit::new();
-/// commit.push(kinds::JOBS.kind(0), b"job");
+/// commit.push(JOB, b"job");
 /// core.commit(commit).await?;
 /// assert!(seen.borrow().0 >= 1);
 /// # Ok(()) }

@@ -30,13 +30,15 @@ use super::kinds::Namespace;
 /// use quark::durable::{Effects, StateMachine, kinds};
 /// use quark_log::Record;
 ///
-/// /// Counts the entries of kind `TIMERS.kind(0)` it has seen.
+/// const TICK: u16 = kinds::TIMERS.kind(0);
+///
+/// /// Counts the entries of kind `TICK` it has seen.
 /// struct Counter { seen: u64 }
 /// impl StateMachine for Counter {
 ///     fn namespace(&self) -> kinds::Namespace { kinds::TIMERS }
-///     fn kinds(&self) -> &'static [u16] { &[kinds::TIMERS.kind(0)] }
+///     fn kinds(&self) -> &'static [u16] { &[TICK] }
 ///     fn apply(&mut self, record: &Record, _effects: &mut Effects) {
-///         let mine = record.entries().filter(|e| e.kind == kinds::TIMERS.kind(0));
+///         let mine = record.entries().filter(|e| e.kind == TICK);
 ///         self.seen += mine.count() as u64;
 ///     }
 /// }
