@@ -11,19 +11,21 @@ use std::hash::Hash;
 
 use crate::context::Context;
 use crate::error::ActorError;
+use crate::stable_key::StableKey;
 
 /// What identifies an activation within its actor type: a string, a number, a tuple...
 ///
-/// Blanket-implemented for every type with the listed bounds.
+/// Blanket-implemented for every type with the listed bounds. [`StableKey`] gives the
+/// specified encodings the key's home and its stream name are derived from.
 ///
 /// ```
 /// fn is_key<K: quark::Key>() {}
 /// is_key::<String>();
 /// is_key::<(u32, u64)>();
 /// ```
-pub trait Key: Clone + Eq + Hash + Debug + Send + Sync + 'static {}
+pub trait Key: Clone + Eq + Hash + Debug + StableKey + Send + Sync + 'static {}
 
-impl<T: Clone + Eq + Hash + Debug + Send + Sync + 'static> Key for T {}
+impl<T: Clone + Eq + Hash + Debug + StableKey + Send + Sync + 'static> Key for T {}
 
 /// A virtual actor type: one activation per key on its home shard, created on the first
 /// message, deactivated when idle.
@@ -55,6 +57,15 @@ pub trait Actor: Sized + 'static {
     /// The key type that names an activation.
     type Key: Key;
 
+    /// The type's stable name: with the key, it decides the home shard of every activation
+    /// (see [`HashPlacement`](crate::HashPlacement)). Declare it (say `"bank.account"`) and
+    /// never change it: renaming the Rust type then changes nothing. Left empty, the Rust
+    /// type's path (`std::any::type_name`) stands in, and renaming or moving the type moves
+    /// its homes; event-sourced data stays reachable then (a stream is adopted by its new
+    /// home, see [`journal`](crate::journal)), at the cost of one cross-shard round trip per
+    /// stream on its first activation.
+    const NAME: &'static str = "";
+
     /// Builds the activation for `ctx.key()`.
     fn on_activate(ctx: &mut Context<Self>) -> impl Future<Output = Result<Self, ActorError>>;
 
@@ -62,6 +73,16 @@ pub trait Actor: Sized + 'static {
     fn on_deactivate(&mut self, ctx: &mut Context<Self>) -> impl Future<Output = ()> {
         let _ = ctx;
         async {}
+    }
+}
+
+/// The name homes of `A` are derived from: [`Actor::NAME`], or the Rust type's path when the
+/// type declares none.
+pub(crate) fn name_of<A: Actor>() -> &'static str {
+    if A::NAME.is_empty() {
+        std::any::type_name::<A>()
+    } else {
+        A::NAME
     }
 }
 

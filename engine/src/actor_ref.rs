@@ -71,9 +71,7 @@ impl<A: Actor> std::fmt::Debug for ActorRef<A> {
 impl<A: Actor> ActorRef<A> {
     pub(crate) fn new(shared: Arc<Shared>, key: A::Key) -> Self {
         let table = shared.registry.index_of::<A>();
-        let home = table
-            .filter(|t| !shared.registry.is_stateless(*t))
-            .map(|t| routing::home::<A>(&shared, t, &key, None, &mut None) % shared.shards);
+        let home = routing::stateful_home::<A>(&shared, &key);
         ActorRef {
             shared,
             key,

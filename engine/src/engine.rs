@@ -50,6 +50,9 @@ pub(crate) struct Shared {
     pub(crate) channel_capacity: usize,
     pub(crate) state: AtomicU8,
     pub(crate) extensions: crate::builder::Extensions,
+    /// Streams may have history away from their home (the data directory ran with another
+    /// shard count or hash, see `layout.rs`): writers check before starting a stream.
+    pub(crate) homes_moved: bool,
     spread: AtomicUsize,
 }
 
@@ -73,6 +76,7 @@ impl Shared {
             channel_capacity,
             state: AtomicU8::new(RUNNING),
             extensions,
+            homes_moved: false,
             spread: AtomicUsize::new(0),
         }
     }
@@ -140,12 +144,7 @@ impl EngineHandle {
     /// The home shard of stateful actor `key` of type `A` (`None` for unregistered or
     /// stateless types, whose calls are served where they are made).
     pub fn home_shard<A: Actor>(&self, key: &A::Key) -> Option<usize> {
-        let table = self.shared.registry.index_of::<A>()?;
-        if self.shared.registry.is_stateless(table) {
-            return None;
-        }
-        let id = crate::placement::ActorId::of::<A>(key);
-        Some(self.shared.placement.home(&id, self.shared.shards) % self.shared.shards)
+        routing::stateful_home::<A>(&self.shared, key)
     }
 
     /// A snapshot of every shard's counters, indexed by shard.

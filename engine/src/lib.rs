@@ -82,8 +82,10 @@
 //! - **Actor tables** are per type and shard `HashMap`s with a seeded multiply-fold hasher
 //!   (`hash.rs`): SipHash was a sixth of a one-shard tell; a random seed per table keeps
 //!   outsiders from aiming keys at one bucket.
-//! - **Placement** is a small trait (`home(actor, shards)`); the default hashes type name
-//!   and key. An `ActorRef` caches its home at creation.
+//! - **Placement** is a small trait (`home(actor, shards)`); the default hashes the type's
+//!   declared `Actor::NAME` and the key's `StableKey` bytes with XXH64 (`xxh64-v1`, pinned
+//!   by golden tests), so homes survive compiler upgrades and type renames. An `ActorRef`
+//!   caches its home at creation; `routing` owns every home decision.
 //! - **Failures.** A handler error fails that call (`Error::Handler`) and deactivates the
 //!   activation (`on_deactivate` runs); a panic fails it (`Error::Panicked`) and drops the
 //!   activation without `on_deactivate`. A failed `on_activate` fails the queued messages
@@ -124,18 +126,17 @@
 //!   timeout (Orleans avoids this with unbounded queues; the issue asks for bounds).
 //! - `ActorRef` caches the home shard; when placement starts moving actors, the old home
 //!   must forward (the migration design already requires that callers see no error).
-//! - `HashPlacement` hashes with `DefaultHasher::new()`: stable within one build, not
-//!   across Rust versions, so a cluster needs a versioned hash.
 //! - A turn still running when the shutdown timeout expires is abandoned with its shard's
 //!   executor: the messages queued behind it fail with `ShutDown`, but its own caller gets
 //!   no answer unless the call carried a timeout.
 //! - Shutdown waits for actor messages, not for futures started with `run_on`: those are
 //!   abandoned with their shard, and their calls after the drain fail with `ShutDown`.
 //! - Stateless calls made on a shard stay on that shard (no spreading to idle shards).
-//! - An event-sourced actor's stream lives on its home shard, and `HashPlacement` hashes
-//!   the type name: renaming the type or changing the shard count moves homes, and an actor
-//!   whose history is elsewhere then refuses to activate (`journal::Error::Misplaced`)
-//!   until migration can move it.
+//! - A data directory cannot be started with fewer shards than it has shard logs (refused
+//!   at start); growing is fine (streams are adopted by their new homes).
+//! - After the shard count, the hash or an undeclared actor type's name changed, the first
+//!   write of each stream on its new home costs a cross-shard round trip (adoption), and
+//!   adoptions arbitrated by one shard run one at a time.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -151,11 +152,14 @@ mod envelope;
 mod error;
 mod hash;
 pub mod journal;
+mod layout;
 mod lifecycle;
 mod mailbox;
 mod placement;
 mod routing;
 mod shard;
+mod stable_hash;
+mod stable_key;
 mod stats;
 mod table;
 mod timers;
@@ -168,5 +172,7 @@ pub use engine::{Engine, EngineHandle, RunOn};
 pub use error::{ActorError, Error};
 pub use placement::{ActorId, HashPlacement, Placement};
 pub use shard::Shard;
+pub use stable_hash::{HASH_VERSION, xxh64};
+pub use stable_key::StableKey;
 pub use stats::ShardStats;
 pub use timers::TimerId;

@@ -88,11 +88,18 @@ pub(crate) fn start(mut builder: Builder, registry: Registry) -> Result<Engine, 
             reason: format!("shard count {shards} outside 1..=1024"),
         });
     }
+    // Recorded before any log opens: the homes every shard computes depend on it.
+    let layout = match &builder.data_dir {
+        Some(dir) => Some(crate::layout::open(dir, shards).map_err(|e| Error::Start {
+            reason: e.to_string(),
+        })?),
+        None => None,
+    };
     let capacity = builder.channel_capacity;
     let (ingress_tx, ingress_rx): (Vec<_>, Vec<_>) =
         (0..shards).map(|_| mpsc::channel::<Task>(capacity)).unzip();
     let id = NEXT_ENGINE.fetch_add(1, Ordering::Relaxed);
-    let shared = Arc::new(Shared::new(
+    let mut shared = Shared::new(
         id,
         shards,
         registry,
@@ -103,7 +110,9 @@ pub(crate) fn start(mut builder: Builder, registry: Registry) -> Result<Engine, 
         ingress_tx,
         capacity,
         std::mem::take(&mut builder.extensions),
-    ));
+    );
+    shared.homes_moved = layout.is_some_and(|l| l.moved);
+    let shared = Arc::new(shared);
     let (senders, receivers) = mesh(shards, capacity);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
     let mut threads = Vec::with_capacity(shards);

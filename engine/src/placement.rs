@@ -1,36 +1,35 @@
 //! Placement: which shard is an actor's home.
 //!
 //! Owns the [`Placement`] trait the engine consults for every stateful actor reference, and
-//! [`HashPlacement`], the default (a hash of type name and key). The placement crate will
-//! supply a directory-backed implementation; routing calls only this trait.
+//! [`HashPlacement`], the default (the specified hash `xxh64-v1` of the declared type name
+//! and the key's stable bytes, see `stable_hash.rs`). The placement crate will supply a
+//! directory-backed implementation; `routing` is the only caller of this trait.
 //!
 //! Invariants: `home` is a pure function of its inputs for the engine's lifetime (an
 //! [`ActorRef`](crate::ActorRef) caches the answer), and the engine reduces it modulo the
-//! shard count, so a placement can never route outside the engine.
+//! shard count, so a placement can never route outside the engine. [`HashPlacement`] gives
+//! the same answer on every build, Rust release and host (golden values in its tests).
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-
-use crate::actor::Actor;
+use crate::actor::{Actor, name_of};
+use crate::stable_hash::{home_hash, key_hash, reduce};
+use crate::stable_key::bytes_of;
 
 /// The identity of an actor as placement sees it: its type's name and a hash of its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ActorId {
-    /// `std::any::type_name` of the actor type.
+    /// The actor type's declared [`Actor::NAME`] (its Rust path when it declares none).
     pub type_name: &'static str,
-    /// A hash of the key, stable within one build of the program.
+    /// XXH64 (seed 0) of the key's [`StableKey`](crate::StableKey) bytes: the same on every
+    /// build and host.
     pub key_hash: u64,
 }
 
 impl ActorId {
     /// The identity of `key` of actor type `A`.
     pub fn of<A: Actor>(key: &A::Key) -> ActorId {
-        // DefaultHasher::new() uses fixed keys: the same key hashes the same in every shard
-        // and thread of this process, which is all routing needs.
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
         ActorId {
-            type_name: std::any::type_name::<A>(),
-            key_hash: hasher.finish(),
+            type_name: name_of::<A>(),
+            key_hash: key_hash(&bytes_of(key)),
         }
     }
 }
@@ -54,7 +53,8 @@ pub trait Placement: Send + Sync + 'static {
     fn home(&self, actor: &ActorId, shards: usize) -> usize;
 }
 
-/// The default placement: a hash of the type name and the key, modulo the shard count.
+/// The default placement: XXH64 of the type name and the key hash (the `xxh64-v1` scheme,
+/// recorded in the data directory), modulo the shard count.
 ///
 /// ```
 /// use quark::{ActorId, HashPlacement, Placement};
@@ -67,11 +67,7 @@ pub struct HashPlacement;
 
 impl Placement for HashPlacement {
     fn home(&self, actor: &ActorId, shards: usize) -> usize {
-        let mut hasher = DefaultHasher::new();
-        actor.type_name.hash(&mut hasher);
-        actor.key_hash.hash(&mut hasher);
-        let shards = shards.max(1) as u64;
-        (hasher.finish() % shards) as usize
+        reduce(home_hash(actor.type_name, actor.key_hash), shards)
     }
 }
 
@@ -83,11 +79,9 @@ mod tests {
     fn hash_placement_is_stable_in_range_and_spreads() {
         let mut per_shard = [0u32; 4];
         for key in 0..1000u64 {
-            let mut hasher = DefaultHasher::new();
-            key.hash(&mut hasher);
             let id = ActorId {
                 type_name: "T",
-                key_hash: hasher.finish(),
+                key_hash: key_hash(&bytes_of(&key)),
             };
             let home = HashPlacement.home(&id, 4);
             assert_eq!(home, HashPlacement.home(&id, 4));
@@ -103,5 +97,20 @@ mod tests {
             0,
             "zero shards is treated as one"
         );
+    }
+
+    /// Pins homes: these must never change under `xxh64-v1`, whatever the Rust release.
+    #[test]
+    fn hash_placement_homes_are_golden() {
+        let alice = ActorId {
+            type_name: "account",
+            key_hash: key_hash(&bytes_of("alice")),
+        };
+        let homes: Vec<usize> = (1..=8).map(|n| HashPlacement.home(&alice, n)).collect();
+        // 0x4D61_4927_4C75_419F modulo 1..=8 (see `stable_hash` for its derivation).
+        let golden = 0x4D61_4927_4C75_419F_u64;
+        let expected: Vec<usize> = (1..=8).map(|n| (golden % n) as usize).collect();
+        assert_eq!(homes, expected);
+        assert_eq!(homes, [0, 1, 1, 3, 3, 1, 1, 7]);
     }
 }

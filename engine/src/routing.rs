@@ -4,7 +4,9 @@
 //! goes straight into the mailbox; on another shard of the same engine it goes through that
 //! shard's bounded outbound channel; on any other thread through the home shard's bounded
 //! ingress queue. The home comes from [`Placement`](crate::Placement) (stateful actors) or is
-//! the calling shard (stateless workers; round-robin from outside threads).
+//! the calling shard (stateless workers; round-robin from outside threads). This module is
+//! the one owner of the (type, key) → shard and stream → shard decisions (`placed_home`,
+//! `stream_home`): references, `EngineHandle::home_shard` and the journal all ask it.
 //!
 //! Invariants: every path is bounded and waits rather than drops; nothing is taken out of
 //! the caller's future until the path has room, so a pending send still owns its message
@@ -158,9 +160,28 @@ pub(crate) fn home<A: Actor>(
         }
         return *spread.get_or_insert_with(|| shared.next_spread());
     }
-    shared
-        .placement
-        .home(&crate::placement::ActorId::of::<A>(key), shared.shards)
+    placed_home::<A>(shared, key)
+}
+
+/// The home shard of stateful actor `key` of type `A`: the one answer `ActorRef`s,
+/// `EngineHandle::home_shard` and sends use. Placement is asked; its answer is reduced
+/// modulo the shard count, so it never names a shard outside the engine.
+pub(crate) fn placed_home<A: Actor>(shared: &Shared, key: &A::Key) -> usize {
+    let id = crate::placement::ActorId::of::<A>(key);
+    shared.placement.home(&id, shared.shards) % shared.shards.max(1)
+}
+
+/// [`placed_home`] for a registered stateful type; `None` for unregistered or stateless
+/// types, whose calls are served where they are made.
+pub(crate) fn stateful_home<A: Actor>(shared: &Shared, key: &A::Key) -> Option<usize> {
+    let table = shared.registry.index_of::<A>()?;
+    (!shared.registry.is_stateless(table)).then(|| placed_home::<A>(shared, key))
+}
+
+/// The home shard of a journal stream appended from outside the engine: the specified
+/// `xxh64-v1` hash of its name (see `stable_hash.rs`), modulo the shard count.
+pub(crate) fn stream_home(shared: &Shared, stream: &str) -> usize {
+    crate::stable_hash::reduce(crate::stable_hash::stream_hash(stream), shared.shards)
 }
 
 /// Where a send to `target` must go from the calling thread.

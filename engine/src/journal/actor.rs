@@ -10,8 +10,6 @@
 //!   activation replays the whole stream and logs a warning, so a changed state type can
 //!   never yield a wrong state, only a slower activation.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-
 use rkyv::api::high::{HighDeserializer, HighSerializer, HighValidator};
 use rkyv::bytecheck::CheckBytes;
 use rkyv::rancor;
@@ -23,6 +21,7 @@ use super::read::Direction;
 use super::store::{Journal, NewEvent};
 use crate::actor::Actor;
 use crate::context::Context;
+use crate::stable_key::StableKey;
 
 /// What an event or a snapshot state must be: archivable with rkyv, validated on read and
 /// deserializable back. Implemented for every type that derives rkyv's `Archive`,
@@ -111,6 +110,16 @@ pub trait EventSourced: Actor {
         default_stream(Self::CATEGORY, key)
     }
 
+    /// The name this activation's stream had in earlier versions of Quark, if it differs
+    /// from [`stream`](Self::stream): by default the `Debug`-derived [`legacy_stream`]. When
+    /// the stable name holds no history and this one does, the activation keeps writing to
+    /// it, so existing data stays readable and the stream never forks. Return `None` when the
+    /// type never stored data under a `Debug`-derived name.
+    fn legacy_stream(key: &Self::Key) -> Option<String> {
+        let legacy = legacy_stream(Self::CATEGORY, key);
+        (legacy != Self::stream(key)).then_some(legacy)
+    }
+
     /// The type name stored with `event` (projections filter on it). Defaults to the event
     /// type's last path segment; enums usually return their variant's name.
     fn event_type(event: &Self::Event) -> &'static str {
@@ -126,9 +135,20 @@ pub trait EventSourced: Actor {
     }
 }
 
-/// `"<category>-<key>"`, with the key's `Debug` form stripped of surrounding quotes (so a
-/// `String` key `"alice"` gives `account-alice`).
-pub fn default_stream<K: std::fmt::Debug>(category: &str, key: &K) -> String {
+/// `"<category>-<key>"`, the key written in its [`StableKey`] text encoding (a `String` key
+/// `"alice"` gives `account-alice`, a key `(7, "x")` gives `account-(7, "x")`).
+pub fn default_stream<K: StableKey + ?Sized>(category: &str, key: &K) -> String {
+    let mut name = String::with_capacity(category.len() + 16);
+    name.push_str(category);
+    name.push('-');
+    key.write_text(&mut name);
+    name
+}
+
+/// The stream name earlier versions derived from the key's `Debug` form (stripped of
+/// surrounding quotes). Read only: an activation whose stable name is new but whose legacy
+/// name holds history keeps using the legacy name (see [`EventSourced::legacy_stream`]).
+pub fn legacy_stream<K: std::fmt::Debug + ?Sized>(category: &str, key: &K) -> String {
     let key = format!("{key:?}");
     let key = key
         .strip_prefix('"')
@@ -138,9 +158,30 @@ pub fn default_stream<K: std::fmt::Debug>(category: &str, key: &K) -> String {
 }
 
 /// The schema fingerprint stored with `A`'s snapshots: the declared schema, the state type's
-/// name and its archived size, so most layout changes are noticed even if nobody bumped
-/// `SNAPSHOT_SCHEMA`. A snapshot with another fingerprint is ignored at recovery.
+/// name (its last path segment, so moving a module changes nothing) and its archived size, so
+/// most layout changes are noticed even if nobody bumped `SNAPSHOT_SCHEMA`. A snapshot with
+/// another fingerprint is ignored at recovery.
+///
+/// It is the low 32 bits of XXH64 (seed 0) of `u32 LE SNAPSHOT_SCHEMA ‖ u64 LE archived size
+/// ‖ name`: the same on every build and Rust release (a golden test pins it).
 pub fn snapshot_schema<A: EventSourced>() -> u32 {
+    let full = std::any::type_name::<A::State>();
+    let generic_at = full.find('<').unwrap_or(full.len());
+    let start = full[..generic_at].rfind("::").map_or(0, |at| at + 2);
+    let name = &full[start..];
+    let size = size_of::<<A::State as rkyv::Archive>::Archived>() as u64;
+    let mut input = Vec::with_capacity(12 + name.len());
+    input.extend_from_slice(&A::SNAPSHOT_SCHEMA.to_le_bytes());
+    input.extend_from_slice(&size.to_le_bytes());
+    input.extend_from_slice(name.as_bytes());
+    crate::stable_hash::xxh64(&input, 0) as u32
+}
+
+/// The fingerprint earlier versions wrote (with `DefaultHasher`, whose output Rust does not
+/// keep stable): still accepted when this build computes the same value, so an upgrade does
+/// not replay every stream once. Never written.
+fn legacy_snapshot_schema<A: EventSourced>() -> u32 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
     let mut h = DefaultHasher::new();
     A::SNAPSHOT_SCHEMA.hash(&mut h);
     std::any::type_name::<A::State>().hash(&mut h);
@@ -157,8 +198,10 @@ pub(crate) struct Cursor {
 }
 
 /// Folds `stream` up to `upto` (all durable events if `None`): the latest usable snapshot
-/// at or below it, then the events after it. Returns the state and its cursor.
-pub(crate) fn fold<A: EventSourced>(
+/// at or below it, then the events after it. Returns the state and its cursor. A stream
+/// adopted by this shard reads its earlier events from the shards that hold them.
+pub(crate) async fn fold<A: EventSourced>(
+    engine: &crate::EngineHandle,
     journal: &Journal,
     stream: &str,
     upto: Option<u64>,
@@ -175,13 +218,26 @@ pub(crate) fn fold<A: EventSourced>(
     const BATCH: usize = 1024;
     loop {
         let want = upto.saturating_sub(version).min(BATCH as u64) as usize;
-        let events = journal.read_stream(stream, version + 1, Direction::Forward, want)?;
-        for e in &events {
-            let event: A::Event = e.deserialize::<A::Event>()?;
-            A::apply(&mut state, &event);
-            version = e.version();
-        }
-        if events.len() < BATCH || version >= upto {
+        let from = version + 1;
+        let read = if from <= journal.base(stream) {
+            // History written before this shard adopted the stream: stitched from all.
+            let handle = engine.journal();
+            let events = handle.read_stream(stream, from, Direction::Forward, want);
+            let events = events.await?;
+            for e in &events {
+                A::apply(&mut state, &e.deserialize::<A::Event>()?);
+                version = e.version;
+            }
+            events.len()
+        } else {
+            let events = journal.read_stream(stream, from, Direction::Forward, want)?;
+            for e in &events {
+                A::apply(&mut state, &e.deserialize::<A::Event>()?);
+                version = e.version();
+            }
+            events.len()
+        };
+        if read < want.min(BATCH) || read == 0 || version >= upto {
             break;
         }
     }
@@ -193,11 +249,45 @@ pub(crate) fn fold<A: EventSourced>(
     Ok((state, cursor))
 }
 
+/// The stream of `key` as this shard knows it: the stable name, or the legacy one when
+/// only that holds history here.
+pub(crate) fn stream_of<A: EventSourced>(journal: &Journal, key: &A::Key) -> String {
+    let stream = A::stream(key);
+    if journal.holds(&stream) {
+        return stream;
+    }
+    match A::legacy_stream(key) {
+        Some(legacy) if journal.holds(&legacy) => legacy,
+        _ => stream,
+    }
+}
+
+/// The stream an activation of `key` on `shard` writes: [`stream_of`], or, when neither
+/// name is held here, the legacy name if another shard holds it and not the stable one.
+async fn stream_for<A: EventSourced>(
+    shard: &crate::Shard,
+    journal: &Journal,
+    key: &A::Key,
+) -> Result<String, Error> {
+    let stream = stream_of::<A>(journal, key);
+    if journal.holds(&stream) || shard.shards() == 1 {
+        return Ok(stream);
+    }
+    let Some(legacy) = A::legacy_stream(key) else {
+        return Ok(stream);
+    };
+    let handle = shard.engine().journal();
+    if handle.holders(&legacy).await?.is_empty() || !handle.holders(&stream).await?.is_empty() {
+        return Ok(stream);
+    }
+    Ok(legacy)
+}
+
 fn decode_snapshot<A: EventSourced>(
     stream: &str,
     s: &super::store::StoredSnapshot,
 ) -> Option<A::State> {
-    if s.schema != snapshot_schema::<A>() {
+    if s.schema != snapshot_schema::<A>() && s.schema != legacy_snapshot_schema::<A>() {
         tracing::warn!(
             stream,
             version = s.version,
@@ -228,22 +318,20 @@ impl<A: EventSourced> Context<A> {
     /// Rebuilds the activation's state from its stream (latest snapshot plus the events
     /// after it). Call it in `on_activate`; a deleted stream fails the activation.
     ///
-    /// A stream this shard has never seen costs one round trip to the other shards, which
-    /// must not hold it either ([`Error::Misplaced`] otherwise: the placement or the shard
-    /// count changed, and starting a second history at version 1 would fork the stream).
+    /// A stream this shard has never seen costs a round trip to the other shards: when one
+    /// holds it (the shard count, the hash or the type's name changed since), this shard
+    /// adopts it (see the journal docs): its history stays where it is and reads whole, and
+    /// the activation continues at its version, never at a second version 1.
     pub async fn recover(&mut self) -> Result<A::State, Error> {
         let journal = self.journal()?;
-        let stream = A::stream(self.key());
-        let (state, cursor) = fold::<A>(&journal, &stream, None)?;
-        if journal.stream_info(&stream).is_none() && self.shard().shards() > 1 {
-            // A stream new to this shard may have history elsewhere (the placement or the
-            // shard count changed): refuse rather than start a second version 1.
-            let here = self.shard().id();
-            let holders = self.shard().engine().journal().holders(&stream).await?;
-            if let Some((shard, _)) = holders.into_iter().find(|(s, _)| *s != here) {
-                return Err(Error::Misplaced { stream, shard });
-            }
+        let shard = self.shard().clone();
+        let stream = stream_for::<A>(&shard, &journal, self.key()).await?;
+        let elsewhere = shard.shards() > 1;
+        if elsewhere && journal.must_adopt(&stream, true) {
+            super::homes::adopt(&shard.engine(), shard.id(), &stream).await?;
         }
+        let engine = shard.engine();
+        let (state, cursor) = fold::<A>(&engine, &journal, &stream, None).await?;
         self.journal_cursor = Some(Box::new(cursor));
         Ok(state)
     }
@@ -342,5 +430,46 @@ impl<A: EventSourced> Context<A> {
             c.snapshot_version = cursor.version;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ActorError;
+
+    struct Tally;
+
+    impl Actor for Tally {
+        type Key = u64;
+        const NAME: &'static str = "tally";
+        async fn on_activate(_ctx: &mut Context<Self>) -> Result<Self, ActorError> {
+            Ok(Tally)
+        }
+    }
+
+    impl EventSourced for Tally {
+        type State = u64;
+        type Event = u64;
+        const CATEGORY: &'static str = "tally";
+        fn apply(state: &mut u64, event: &u64) {
+            *state += event;
+        }
+    }
+
+    /// Pins the snapshot fingerprint: XXH64 of `1u32 ‖ 8u64 ‖ "u64"` (computed with the
+    /// `xxhash-rust` crate), so no Rust release can invalidate stored snapshots.
+    #[test]
+    fn snapshot_schema_is_golden() {
+        assert_eq!(snapshot_schema::<Tally>(), 0x2AD8_6C23);
+    }
+
+    #[test]
+    fn stream_names_come_from_the_stable_text() {
+        assert_eq!(Tally::stream(&7), "tally-7");
+        assert_eq!(default_stream("account", &"alice"), "account-alice");
+        assert_eq!(default_stream("pair", &(1u8, "a")), "pair-(1, \"a\")");
+        assert_eq!(legacy_stream("pair", &'x'), "pair-'x'");
+        assert_eq!(default_stream("pair", &'x'), "pair-x");
     }
 }

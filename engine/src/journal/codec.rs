@@ -22,6 +22,13 @@ pub const KIND_TOMBSTONE: u16 = 0x0103;
 /// A projection's checkpoint (next position to read) and optional state.
 pub const KIND_CHECKPOINT: u16 = 0x0104;
 
+/// A stream's writer moved to another shard: the version it had then and the shard (named
+/// layout: number = version, small = shard). Later appends on this shard are refused.
+pub const KIND_SEALED: u16 = 0x0105;
+/// This shard became a stream's writer: versions up to `number` are on other shards (named
+/// layout: number = base version, small = 0).
+pub const KIND_ADOPTED: u16 = 0x0106;
+
 /// Longest stream or projection name, in bytes.
 pub const NAME_BYTES_MAX: usize = 4096;
 /// Longest event type name, in bytes.

@@ -99,16 +99,14 @@ pub enum Error {
     /// An event-sourced actor persisted before recovering its state in `on_activate`.
     #[error("persist before recover: call ctx.recover() in on_activate")]
     NotRecovered,
-    /// The actor's stream has events on another shard than the actor's home: the placement
-    /// or the shard count changed since they were written. Nothing is written.
-    #[error(
-        "stream {stream} has events on shard {shard}, not on the actor's home shard \
-         (did the placement or the shard count change?)"
-    )]
-    Misplaced {
+    /// The stream's writer is now another shard (its home changed and that shard adopted
+    /// the stream); nothing was written here. Writes routed through the engine go to the
+    /// new writer, so trying again through `JournalHandle` or the actor succeeds.
+    #[error("stream {stream} is now written on shard {shard}, not here")]
+    Moved {
         /// The stream.
         stream: String,
-        /// A shard holding its events.
+        /// Its writer now (`usize::MAX` while the move is being made durable).
         shard: usize,
     },
     /// Serializing an event, a snapshot or a state failed.
@@ -138,12 +136,13 @@ pub enum Error {
 impl Error {
     /// Whether trying the same operation again may succeed.
     ///
-    /// Only engine-level transient failures (timeouts, an activation that went away) are
-    /// retryable; a conflict, a deleted stream, bad input or a log failure fails the same way
+    /// Only engine-level transient failures (timeouts, an activation that went away) and a
+    /// stream whose writer moved are retryable; a conflict, a deleted stream, bad input or a log failure fails the same way
     /// again.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Engine(e) => e.is_retryable(),
+            Error::Moved { .. } => true,
             _ => false,
         }
     }

@@ -9,7 +9,6 @@
 //! over all shards keeps one position per shard and never reorders a shard's events.
 
 use std::collections::BTreeMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::actor::{EventSourced, fold};
 use super::error::{Error, ExpectedVersion};
@@ -64,13 +63,11 @@ impl EngineHandle {
 }
 
 impl JournalHandle {
-    /// The shard that stores appends made through this handle to `stream` (a hash of the
-    /// name). Streams of event-sourced actors live on the actor's home shard instead and
+    /// The shard that stores appends made through this handle to `stream` (the `xxh64-v1`
+    /// hash of the name, modulo the shard count). Streams of event-sourced actors live on the actor's home shard instead and
     /// must only be written by the actor.
     pub fn stream_shard(&self, stream: &str) -> usize {
-        let mut h = DefaultHasher::new();
-        stream.hash(&mut h);
-        (h.finish() % self.engine.shards().max(1) as u64) as usize
+        crate::routing::stream_home(&self.engine.shared, stream)
     }
 
     /// Runs `f` with shard `shard`'s journal there.
@@ -117,7 +114,14 @@ impl JournalHandle {
         events: Vec<EventData>,
     ) -> Result<Appended, Error> {
         let stream = stream.to_owned();
+        let engine = self.engine.clone();
         self.on(self.stream_shard(&stream), move |j| async move {
+            // After the shard count or the hash changed, a stream new to its home may have
+            // history on its old one: adopt it first, so it keeps one writer and its version.
+            let elsewhere = engine.shared.homes_moved && engine.shards() > 1;
+            if j.must_adopt(&stream, elsewhere) {
+                super::homes::adopt(&engine, j.shard(), &stream).await?;
+            }
             let new: Vec<NewEvent<'_>> = events
                 .iter()
                 .map(|e| NewEvent {
@@ -274,15 +278,17 @@ impl JournalHandle {
         let versions = self
             .on_all(move |j| {
                 let name = name.clone();
-                async move { Ok(j.stream_info(&name).map(|i| i.version)) }
+                let writer = !j.must_adopt(&name, false);
+                async move { Ok(j.stream_info(&name).map(|i| (writer, i.version))) }
             })
             .await?;
+        // The writer: the part that is not sealed (the highest version breaks ties).
         let holder = versions
             .iter()
             .enumerate()
-            .filter_map(|(shard, v)| v.map(|v| (v, shard)))
+            .filter_map(|(shard, v)| v.map(|(writer, v)| (writer, v, shard)))
             .max()
-            .map_or_else(|| self.stream_shard(stream), |(_, shard)| shard);
+            .map_or_else(|| self.stream_shard(stream), |(_, _, shard)| shard);
         let name = stream.to_owned();
         self.on(holder, move |j| async move {
             j.delete_stream(&name, expected).await
@@ -303,9 +309,11 @@ impl JournalHandle {
             }
             .into());
         };
+        let engine = self.engine.clone();
         self.on(home, move |j| async move {
-            let stream = A::stream(&key);
-            fold::<A>(&j, &stream, Some(version)).map(|(state, _)| state)
+            let stream = super::actor::stream_of::<A>(&j, &key);
+            let folded = fold::<A>(&engine, &j, &stream, Some(version)).await;
+            folded.map(|(state, _)| state)
         })
         .await
     }

@@ -6,8 +6,12 @@
 //! the stream's records and one log read per record: O(events read), not O(log).
 //!
 //! Invariants:
-//! - A stream's `chunks` are sorted by version and cover versions `1..=durable` without gap
-//!   (records that became durable out of order wait above `durable` until the gap fills).
+//! - A stream's `chunks` are sorted by version and cover its local versions up to `durable`
+//!   without gap: `1..=durable`, or `base+1..=durable` for a stream adopted at `base` (its
+//!   earlier history is on other shards; chunks below `base` from before it moved away stay
+//!   indexed). Records that became durable out of order wait above `durable` until the gap
+//!   fills.
+//! - A sealed stream (its writer moved to another shard) takes no more appends here.
 //! - `durable <= next`: `next` counts versions reserved by appends still being made durable,
 //!   and is what expected-version checks compare against; readers never see past `durable`.
 //! - Only durable records are ever indexed (the rebuild reads durable records; live appends
@@ -18,7 +22,9 @@ use std::rc::Rc;
 
 use quark_log::{Log, Record};
 
-use super::codec::{self, KIND_CHECKPOINT, KIND_SNAPSHOT, KIND_TOMBSTONE};
+use super::codec::{
+    self, KIND_ADOPTED, KIND_CHECKPOINT, KIND_SEALED, KIND_SNAPSHOT, KIND_TOMBSTONE,
+};
 use super::event::{Position, for_each_in_record};
 
 /// One record's share of a stream: `count` events from version `first`.
@@ -63,6 +69,12 @@ pub(crate) struct Stream {
     pub deleting: bool,
     /// The durable tombstone's version: reads and appends are refused.
     pub deleted: Option<u64>,
+    /// Versions up to `base` were written on other shards (the stream was adopted here).
+    pub base: u64,
+    /// The stream moved to another shard: (its version then, the shard). Appends refused.
+    pub sealed: Option<(u64, u32)>,
+    /// A seal is being made durable: appends are refused.
+    pub sealing: bool,
 }
 
 impl Stream {
@@ -92,6 +104,24 @@ impl Stream {
             self.durable = c.first + u64::from(c.count) - 1;
             self.above -= 1;
         }
+    }
+
+    /// Marks the stream moved away at `version` to shard `to`.
+    pub(crate) fn seal(&mut self, version: u64, to: u32) {
+        self.sealed = Some((version, to));
+        self.sealing = false;
+    }
+
+    /// Makes this shard the stream's writer from `base` on (versions up to `base` are on
+    /// other shards).
+    pub(crate) fn adopt(&mut self, base: u64) {
+        // The adopter writes `base >= durable`; a log from before stable homes may hold a
+        // fork, where keeping the longer local history is the only safe reading.
+        let base = base.max(self.durable);
+        self.base = base;
+        self.durable = base;
+        self.next = self.next.max(base);
+        self.sealed = None;
     }
 
     /// The chunk holding `version`, if indexed.
@@ -170,7 +200,7 @@ impl Index {
         self.events += events;
         for entry in record.entries() {
             let Some(named) = (match entry.kind {
-                KIND_SNAPSHOT | KIND_TOMBSTONE | KIND_CHECKPOINT => {
+                KIND_SNAPSHOT | KIND_TOMBSTONE | KIND_CHECKPOINT | KIND_SEALED | KIND_ADOPTED => {
                     codec::decode_named(entry.payload)
                 }
                 _ => None,
@@ -197,6 +227,8 @@ impl Index {
                     s.deleted = Some(named.number);
                     s.deleting = false;
                 }
+                KIND_SEALED => self.stream_mut(named.name).seal(named.number, named.small),
+                KIND_ADOPTED => self.stream_mut(named.name).adopt(named.number),
                 _ => {
                     let key: Rc<str> = Rc::from(named.name);
                     superseded.extend(self.checkpoints.insert(key, stored).map(|o| o.record));

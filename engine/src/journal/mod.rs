@@ -6,15 +6,22 @@
 //! - **Streams live in the shard's log.** A stream is a named sequence of events with
 //!   versions 1, 2, 3, ... An event-sourced actor's stream (`"<CATEGORY>-<key>"`) is written
 //!   only by its activation, on its home shard; streams appended from outside the engine go
-//!   to the shard a hash of their name picks. Reads of one stream from outside ask every
-//!   shard and stitch the parts by version (history left behind by a migration still reads).
-//!   An activation whose stream is new to its shard asks the other shards first: if one holds
-//!   it (the placement or the shard count changed), activation fails with `Misplaced` rather
-//!   than start a second history at version 1.
+//!   to the shard the `xxh64-v1` hash of their name picks. Reads of one stream ask every
+//!   shard and stitch the parts by version (history left where it was written still reads).
+//! - **Stable homes** (`homes.rs`). When a stream's home changes (shard count, hash, type
+//!   name), the new home *adopts* it on its first write: every other part is sealed
+//!   (`0x0105` SEALED: appends there fail with `Moved`), then one `0x0106` ADOPTED record
+//!   (with a copy of the newest snapshot and the tombstone, if any) makes the new home the
+//!   one writer, continuing at the stream's version. A shard arbitrates each stream's
+//!   adoptions, one at a time, so there is one writer at any time and no fork.
+//! - **Stream names** of event-sourced actors are `"<CATEGORY>-<key>"` with the key's
+//!   `StableKey` text (not `Debug`); for plain strings and integers it is the same as the
+//!   `Debug`-derived names of earlier versions, and other keys keep their legacy name while
+//!   only that one holds history (`EventSourced::legacy_stream`).
 //! - **Record kinds.** The journal owns the log's kind namespace `0x01xx`:
 //!   `0x0100` EVENTS (a batch header: stream, first version, count), `0x0101` EVENT (type
 //!   name + the user's rkyv bytes, 16-byte aligned), `0x0102` SNAPSHOT, `0x0103` TOMBSTONE,
-//!   `0x0104` CHECKPOINT. Layouts are hand-encoded little-endian (`codec.rs`), so the replay
+//!   `0x0104` CHECKPOINT, `0x0105` SEALED, `0x0106` ADOPTED. Layouts are hand-encoded little-endian (`codec.rs`), so the replay
 //!   loop decodes envelopes without rkyv validation or allocation.
 //! - **One append, one record.** `persist`/`append` write an EVENTS header and its EVENT
 //!   entries as one log record: durable and recovered all together or not at all. The
@@ -54,14 +61,15 @@
 //!   rebuilt from what remains.
 //! - **Not done here.** Compaction is not scheduled (superseded snapshots and checkpoints are
 //!   retired, and reclaimed only when the log's owner calls `Log::compact`); the index is
-//!   rebuilt by a full scan at open (no index checkpoint); an actor's stream cannot move
-//!   between shards yet (migration).
+//!   rebuilt by a full scan at open (no index checkpoint); live migration of an actor
+//!   between shards of a running engine is not built (adoption covers restarts).
 //!
 //! # Module map
 //! - `codec`: kinds and byte layouts. `error`: [`Error`], [`ExpectedVersion`].
 //! - `event`: [`Event`], [`EventView`], [`OwnedEvent`], [`Position`].
 //! - `index`: the in-memory index and its rebuild. `store`: [`Journal`] appends, tombstones,
 //!   snapshots, checkpoints. `read`: stream, time-travel, global reads, replay, metadata.
+//! - `homes`: sealing and adoption of streams whose home changed.
 //! - `subscription`: [`Subscription`] for projections. `projection`: managed [`Projection`]s
 //!   (state stored with each checkpoint, one runner per shard).
 //! - `actor`: [`EventSourced`] and the `Context` methods. `handle`: [`JournalHandle`].
@@ -71,6 +79,7 @@ mod codec;
 mod error;
 mod event;
 mod handle;
+mod homes;
 mod index;
 mod projection;
 mod read;
@@ -80,9 +89,10 @@ mod subscription;
 mod tests;
 
 pub(crate) use actor::Cursor;
-pub use actor::{EventSourced, Persistable, default_stream, snapshot_schema};
+pub use actor::{EventSourced, Persistable, default_stream, legacy_stream, snapshot_schema};
 pub use codec::{
-    KIND_BASE, KIND_CHECKPOINT, KIND_EVENT, KIND_EVENTS, KIND_SNAPSHOT, KIND_TOMBSTONE,
+    KIND_ADOPTED, KIND_BASE, KIND_CHECKPOINT, KIND_EVENT, KIND_EVENTS, KIND_SEALED, KIND_SNAPSHOT,
+    KIND_TOMBSTONE,
 };
 pub use error::{Error, ExpectedVersion};
 pub use event::{Event, EventView, OwnedEvent, Position, for_each_in_record};

@@ -135,10 +135,17 @@ impl Journal {
             if lo > hi || limit == 0 {
                 return Ok(Vec::new());
             }
-            let (Some(a), Some(b)) = (s.chunk_index(lo), s.chunk_index(hi)) else {
+            // The chunks overlapping lo..=hi. A stream adopted here has no chunk for its
+            // versions up to `base` (they are on other shards): those are skipped, not an
+            // end of the read.
+            let a = s
+                .chunks
+                .partition_point(|c| c.first + u64::from(c.count) <= lo);
+            let b = s.chunks.partition_point(|c| c.first <= hi);
+            if a >= b {
                 return Ok(Vec::new());
-            };
-            (name.clone(), s.chunks[a..=b].to_vec(), (lo, hi))
+            }
+            (name.clone(), s.chunks[a..b].to_vec(), (lo, hi))
         };
         let mut out = Vec::with_capacity(limit.min(1024));
         let (lo, hi) = durable;

@@ -74,6 +74,8 @@ pub(crate) struct Inner {
     pub(crate) index: RefCell<Index>,
     /// Managed projections running on this shard.
     pub(crate) runners: super::projection::Runners,
+    /// Held while this shard arbitrates a stream adoption (`homes.rs`).
+    pub(crate) adoptions: futures::lock::Mutex<()>,
 }
 
 /// One shard's journal. Cheap to clone; lives on its shard (not `Send`). Reach it in a
@@ -117,6 +119,7 @@ impl Journal {
             shard,
             index: RefCell::new(index),
             runners: super::projection::Runners::default(),
+            adoptions: futures::lock::Mutex::new(()),
         };
         Ok(Journal {
             inner: Rc::new(inner),
@@ -193,6 +196,7 @@ impl Journal {
         if s.deleting {
             return Err(deleted(stream, s.next));
         }
+        moved_away(stream, s)?;
         if !expected.admits(s.next) {
             return Err(Error::Conflict {
                 stream: stream.to_owned(),
@@ -247,6 +251,7 @@ impl Journal {
             if s.deleting {
                 return Err(deleted(stream, s.next));
             }
+            moved_away(stream, s)?;
             if !expected.admits(s.next) {
                 return Err(Error::Conflict {
                     stream: stream.to_owned(),
@@ -376,6 +381,21 @@ impl Journal {
         {
             tracing::warn!(%error, position, "retiring a superseded journal record");
         }
+    }
+}
+
+/// Refuses a write to a stream whose writer moved to another shard (or is moving).
+fn moved_away(stream: &str, s: &super::index::Stream) -> Result<(), Error> {
+    match s.sealed {
+        Some((_, shard)) => Err(Error::Moved {
+            stream: stream.to_owned(),
+            shard: shard as usize,
+        }),
+        None if s.sealing => Err(Error::Moved {
+            stream: stream.to_owned(),
+            shard: usize::MAX,
+        }),
+        None => Ok(()),
     }
 }
 
