@@ -137,8 +137,8 @@ impl Error {
     /// Whether trying the same operation again may succeed.
     ///
     /// Only engine-level transient failures (timeouts, an activation that went away) and a
-    /// stream whose writer moved are retryable; a conflict, a deleted stream, bad input or a log failure fails the same way
-    /// again.
+    /// stream whose writer moved are retryable; a conflict, a deleted stream, bad input or a
+    /// log failure fails the same way again.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Engine(e) => e.is_retryable(),

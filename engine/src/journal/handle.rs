@@ -64,8 +64,8 @@ impl EngineHandle {
 
 impl JournalHandle {
     /// The shard that stores appends made through this handle to `stream` (the `xxh64-v1`
-    /// hash of the name, modulo the shard count). Streams of event-sourced actors live on the actor's home shard instead and
-    /// must only be written by the actor.
+    /// hash of the name, modulo the shard count). Streams of event-sourced actors live on
+    /// the actor's home shard instead and must only be written by the actor.
     pub fn stream_shard(&self, stream: &str) -> usize {
         crate::routing::stream_home(&self.engine.shared, stream)
     }

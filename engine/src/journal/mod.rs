@@ -21,8 +21,9 @@
 //! - **Record kinds.** The journal owns the log's kind namespace `0x01xx`:
 //!   `0x0100` EVENTS (a batch header: stream, first version, count), `0x0101` EVENT (type
 //!   name + the user's rkyv bytes, 16-byte aligned), `0x0102` SNAPSHOT, `0x0103` TOMBSTONE,
-//!   `0x0104` CHECKPOINT, `0x0105` SEALED, `0x0106` ADOPTED. Layouts are hand-encoded little-endian (`codec.rs`), so the replay
-//!   loop decodes envelopes without rkyv validation or allocation.
+//!   `0x0104` CHECKPOINT, `0x0105` SEALED, `0x0106` ADOPTED. Layouts are hand-encoded
+//!   little-endian (`codec.rs`), so the replay loop decodes envelopes without rkyv
+//!   validation or allocation.
 //! - **One append, one record.** `persist`/`append` write an EVENTS header and its EVENT
 //!   entries as one log record: durable and recovered all together or not at all. The
 //!   expected-version check and the version reservation happen in the same synchronous step
