@@ -1,5 +1,6 @@
 //! PostgreSQL as an event log: one single-row `INSERT … RETURNING id` per append into an
-//! events-like table, one connection per appender; replay is one `SELECT … ORDER BY id`.
+//! events-like table, one connection per appender (see [`connections_for`]); replay is one
+//! `SELECT … ORDER BY id`.
 //!
 //! Invariants: the server's `fsync` and `synchronous_commit` are read back and reported, never
 //! assumed; each run uses its own table (suffixed with the process id) and drops it afterwards.
@@ -9,6 +10,7 @@ use crate::size::Window;
 use crate::timed::{Appender, tokio_appenders};
 use crate::work::WorkHash;
 use futures_lite::StreamExt;
+use std::sync::Arc;
 use std::time::Instant;
 use tokio_postgres::{Client, NoTls};
 
@@ -52,13 +54,34 @@ pub(crate) async fn connect(url: &str) -> Result<Client, PeerError> {
     Ok(client)
 }
 
-/// `n` connections, one per appender, opened one after another.
-pub(crate) async fn connect_all(url: &str, n: usize) -> Result<Vec<Client>, PeerError> {
-    let mut clients = Vec::with_capacity(n);
-    for _ in 0..n {
-        clients.push(connect(url).await?);
+/// The connections `appenders` durable appenders share: one each unless
+/// `QUARK_PG_CONNECTIONS` says fewer (the appenders then pipeline their queries on shared
+/// connections, which tokio-postgres does by itself). One per appender is PostgreSQL's best
+/// for this load: a backend commits one transaction at a time, and group commit (one WAL
+/// flush for every backend waiting) only batches commits of different backends, so appenders
+/// pipelined on one connection wait for one flush each, in turn (see benches/README.md).
+pub(crate) fn connections_for(appenders: usize) -> usize {
+    shared_connections("QUARK_PG_CONNECTIONS", appenders, appenders)
+}
+
+/// `default` connections for `appenders` handles, or what `var` says (at least 1, at most
+/// `appenders`).
+pub(crate) fn shared_connections(var: &str, appenders: usize, default: usize) -> usize {
+    let wanted = std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(default);
+    wanted.clamp(1, appenders.max(1))
+}
+
+/// One client handle per appender over [`connections_for`] connections (opened one after
+/// another), handed out round-robin.
+pub(crate) async fn connect_all(url: &str, n: usize) -> Result<Vec<Arc<Client>>, PeerError> {
+    let mut clients = Vec::new();
+    for _ in 0..connections_for(n) {
+        clients.push(Arc::new(connect(url).await?));
     }
-    Ok(clients)
+    Ok((0..n).map(|i| clients[i % clients.len()].clone()).collect())
 }
 
 pub(crate) fn failed(what: &str) -> impl Fn(tokio_postgres::Error) -> PeerError + '_ {
@@ -96,7 +119,7 @@ fn create_sql(table: &str) -> String {
 }
 
 async fn append_loop(
-    client: Client,
+    client: Arc<Client>,
     table: String,
     index: usize,
     record_bytes: usize,
@@ -136,6 +159,11 @@ async fn append_run(url: String, load: AppendLoad) -> Result<AppendRun, PeerErro
         .await
         .map_err(failed("creating the table"))?;
     let clients = connect_all(&url, load.appenders).await?;
+    let sentence = format!(
+        "{sentence}; {} appenders over {} connection(s), one append in flight each",
+        load.appenders,
+        crate::peers::postgres::connections_for(load.appenders)
+    );
     let run = tokio_appenders(clients, &load, durable, sentence, |i, client, window| {
         append_loop(client, table.clone(), i, load.record_bytes, window)
     })
@@ -211,7 +239,7 @@ impl LogPeer for Postgres {
     fn append(&self, load: &AppendLoad, progress: &Progress) -> Result<AppendRun, PeerError> {
         progress.say(
             self.name(),
-            &format!("{} connections, INSERT … RETURNING id", load.appenders),
+            &format!("{} appenders, INSERT … RETURNING id", load.appenders),
         );
         let (url, load) = (self.url.clone(), load.clone());
         tokio_thread::run_multi(self.name(), move || append_run(url, load))

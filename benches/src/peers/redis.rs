@@ -1,5 +1,5 @@
-//! Redis streams as an event log: `XADD` from one connection per appender; replay is `XRANGE` in
-//! pages of 1,000.
+//! Redis streams as an event log: `XADD` from each appender (connections: see
+//! [`connections_for`]); replay is `XRANGE` in pages of 1,000.
 //!
 //! Invariants: `appendonly` and `appendfsync` are read back and reported, never assumed (with
 //! `appendfsync always` Redis fsyncs its AOF before replying); each run uses its own key
@@ -57,16 +57,28 @@ pub(crate) async fn connect(url: &str) -> Result<MultiplexedConnection, PeerErro
         .map_err(failed("connecting to Redis"))
 }
 
-/// `n` connections, one per appender, opened one after another.
+/// The connections `appenders` appenders share: one multiplexed connection unless
+/// `QUARK_REDIS_CONNECTIONS` says more. redis-rs recommends sharing a multiplexed connection
+/// between tasks (it pipelines their commands), and Redis, one thread, fsyncs its AOF once per
+/// event-loop pass for every command that pass executed, so the appenders' commands arriving
+/// together on one socket share a pass and its fsync, and the client drives one socket instead
+/// of 64; it measured best of 1, 8 and 64 connections (benches/README.md). Each appender still
+/// has one append in flight, acknowledged only after the fsync.
+pub(crate) fn connections_for(appenders: usize) -> usize {
+    crate::peers::postgres::shared_connections("QUARK_REDIS_CONNECTIONS", appenders, 1)
+}
+
+/// One multiplexed connection handle per appender over [`connections_for`] connections (opened
+/// one after another), handed out round-robin.
 pub(crate) async fn connect_all(
     url: &str,
     n: usize,
 ) -> Result<Vec<MultiplexedConnection>, PeerError> {
-    let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
+    let mut conns = Vec::new();
+    for _ in 0..connections_for(n) {
         conns.push(connect(url).await?);
     }
-    Ok(conns)
+    Ok((0..n).map(|i| conns[i % conns.len()].clone()).collect())
 }
 
 /// Reads `appendonly` and `appendfsync` back: (durable, sentence).
@@ -139,6 +151,11 @@ async fn append_run(url: String, load: AppendLoad) -> Result<AppendRun, PeerErro
     let key = format!("quark:bench:append:{}", std::process::id());
     del(&mut admin, &key).await?;
     let conns = connect_all(&url, load.appenders).await?;
+    let sentence = format!(
+        "{sentence}; {} appenders over {} connection(s), one append in flight each",
+        load.appenders,
+        crate::peers::redis::connections_for(load.appenders)
+    );
     let run = tokio_appenders(conns, &load, durable, sentence, |i, conn, window| {
         append_loop(conn, key.clone(), i, load.record_bytes, window)
     })
@@ -247,10 +264,7 @@ async fn replay_run(
 
 impl LogPeer for Redis {
     fn append(&self, load: &AppendLoad, progress: &Progress) -> Result<AppendRun, PeerError> {
-        progress.say(
-            self.name(),
-            &format!("{} connections, XADD", load.appenders),
-        );
+        progress.say(self.name(), &format!("{} appenders, XADD", load.appenders));
         let (url, load) = (self.url.clone(), load.clone());
         tokio_thread::run_multi(self.name(), move || append_run(url, load))
     }

@@ -33,7 +33,7 @@ async fn drop_table(client: &Client, table: &str) -> Result<(), PeerError> {
 }
 
 async fn append_loop(
-    client: Client,
+    client: std::sync::Arc<Client>,
     table: String,
     index: usize,
     bytes: usize,
@@ -73,6 +73,11 @@ async fn append_run(url: String, load: AppendLoad) -> Result<AppendRun, PeerErro
         .await
         .map_err(failed("creating the table"))?;
     let clients = connect_all(&url, load.appenders).await?;
+    let sentence = format!(
+        "{sentence}; {} appenders over {} connection(s), one append in flight each",
+        load.appenders,
+        crate::peers::postgres::connections_for(load.appenders)
+    );
     let run = tokio_appenders(clients, &load, durable, sentence, |i, c, window| {
         append_loop(c, table.clone(), i, load.record_bytes, window)
     })
@@ -230,7 +235,7 @@ impl EventStorePeer for Postgres {
     ) -> Result<AppendRun, PeerError> {
         progress.say(
             self.name(),
-            &format!("{} connections, INSERT with version", load.appenders),
+            &format!("{} appenders, INSERT with version", load.appenders),
         );
         let (url, load) = (self.url().to_owned(), load.clone());
         tokio_thread::run_multi(self.name(), move || append_run(url, load))

@@ -74,6 +74,11 @@ async fn append_run(url: String, load: AppendLoad) -> Result<AppendRun, PeerErro
     let n = load.appenders as u64;
     del_all(&mut admin, "append", n).await?;
     let conns = connect_all(&url, load.appenders).await?;
+    let sentence = format!(
+        "{sentence}; {} appenders over {} connection(s), one append in flight each",
+        load.appenders,
+        crate::peers::redis::connections_for(load.appenders)
+    );
     let run = tokio_appenders(conns, &load, durable, sentence, |i, c, window| {
         append_loop(c, i, load.record_bytes, window)
     })
@@ -231,7 +236,7 @@ impl EventStorePeer for Redis {
     ) -> Result<AppendRun, PeerError> {
         progress.say(
             self.name(),
-            &format!("{} connections, XADD with id", load.appenders),
+            &format!("{} appenders, XADD with id", load.appenders),
         );
         let (url, load) = (self.url().to_owned(), load.clone());
         tokio_thread::run_multi(self.name(), move || append_run(url, load))
