@@ -6,7 +6,6 @@
 //! corrupt names the file, the offset and the position.
 
 use std::cell::RefCell;
-use std::fs::File;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -15,7 +14,7 @@ use rkyv::util::AlignedVec;
 use crate::error::{CorruptReason, Corruption, IoFailure, OpenError};
 use crate::frame::{self, HeaderProblem, SEGMENT_HEADER_LEN, SegmentKind};
 use crate::reader::Snapshot;
-use crate::recovery::{FORMAT_FILE, FORMAT_TEXT, LOCK_FILE, Truncation, scan_tail};
+use crate::recovery::{FORMAT_FILE, FORMAT_TEXT, Truncation, scan_tail};
 use crate::segment::{self, Sealed, corrupt};
 
 /// A read-only view of a closed log directory.
@@ -32,7 +31,7 @@ pub struct Inspector {
     sealed: Vec<Rc<Sealed>>,
     tail: Option<TailView>,
     snapshot: Snapshot,
-    _lock: File,
+    _lock: crate::dir_lock::DirLock,
 }
 
 struct TailView {
@@ -83,14 +82,7 @@ impl Inspector {
             Ok(_) => return Err(OpenError::NotALog(dir.into(), "FORMAT file not recognized")),
             Err(_) => return Err(OpenError::NotALog(dir.into(), "no FORMAT file")),
         }
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = File::options()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(io("open", &lock_path))?;
-        crate::recovery::try_lock(&lock, dir, &lock_path)?;
+        let lock = crate::dir_lock::DirLock::take_blocking(dir)?;
         let mut segments = segment::list(dir)?.segments;
         let last = segments.pop();
         let mut sealed = Vec::new();

@@ -20,7 +20,7 @@
 //! 5. Damage that could hide acknowledged records is an error naming file, offset and position;
 //!    only an unacknowledged torn tail is cut, and the cut is reported.
 //! 6. A `Log` belongs to the glommio executor that opened it; one process opens a directory at
-//!    a time (`LOCK`).
+//!    a time (an exclusive `flock` on the directory itself).
 //!
 //! # Module map
 //! - [`frame`]: the byte layout (segment header, frame, entries) and its validation. Pure.
@@ -33,6 +33,9 @@
 //! - `retention`: [`Log::retire`] and [`Log::compact`].
 //! - `inspect`: [`Inspector`], the read-only offline view behind the `quark-log` tool.
 //! - `record`: [`RecordBuilder`], [`Record`], [`Entry`] and the rkyv helpers.
+//! - [`storage`]: the storage seam ([`storage::Storage`]): the real device and the simulated
+//!   one that loses un-synced writes at a seeded power loss.
+//! - `dir_lock`: the exclusive lock on the log directory itself.
 //! - `config`, `error`, `stats`, `notify`: settings, typed errors, counters, local wake-ups.
 //!
 //! # Example
@@ -58,6 +61,7 @@
 #![deny(unsafe_code)]
 
 mod config;
+mod dir_lock;
 mod error;
 pub mod frame;
 mod inspect;
@@ -69,6 +73,7 @@ mod recovery;
 mod retention;
 mod segment;
 mod stats;
+pub mod storage;
 mod writer;
 
 pub use config::{Config, Durability};
@@ -80,6 +85,6 @@ pub use inspect::{Inspector, VerifyReport};
 pub use log::{Log, Submitted};
 pub use reader::{Iter, Snapshot, TailReader};
 pub use record::{Entry, Record, RecordBuilder};
-pub use recovery::{FORMAT_FILE, LOCK_FILE, RecoveryReport, Truncation};
+pub use recovery::{FORMAT_FILE, RecoveryReport, Truncation};
 pub use retention::CompactReport;
 pub use stats::Stats;

@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
@@ -18,6 +17,7 @@ use std::time::Duration;
 use rkyv::util::AlignedVec;
 
 use crate::config::{Config, Durability};
+use crate::dir_lock::DirLock;
 use crate::error::{AppendError, CloseError, IoFailure, ReadError};
 use crate::frame::{self, Decoded, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::notify::Notify;
@@ -26,6 +26,7 @@ use crate::record::{Backing, Record, RecordBuilder};
 use crate::recovery::RecoveryReport;
 use crate::segment::Sealed;
 use crate::stats::Stats;
+use crate::storage::{Device, Storage};
 use crate::writer::{self, Active, Batch, Chunks};
 
 /// Mutable state of one log.
@@ -59,6 +60,8 @@ pub(crate) struct State {
 /// What one log's handles and its flusher share.
 pub(crate) struct Inner {
     pub dir: PathBuf,
+    /// Every file and directory operation goes through it (the storage seam).
+    pub storage: Box<dyn Storage>,
     pub config: Config,
     pub state: RefCell<State>,
     /// Woken when `durable_end` moves, or the log closes or fails.
@@ -66,7 +69,7 @@ pub(crate) struct Inner {
     /// Woken when there is work for the flusher.
     pub work: Notify,
     pub recovery: RecoveryReport,
-    pub lock: RefCell<Option<File>>,
+    pub lock: RefCell<Option<DirLock>>,
     pub flusher: RefCell<Option<glommio::task::JoinHandle<()>>>,
     /// The next segment file, zero-filled ahead of time, and the task preparing it.
     pub spare: RefCell<Option<writer::Spare>>,
@@ -84,15 +87,12 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    /// Makes the log directory's entries durable (a full `fsync` of the directory).
     pub(crate) async fn sync_dir(&self) -> Result<(), IoFailure> {
-        let dir = glommio::io::Directory::open(&self.dir)
+        self.storage
+            .sync_dir(&self.dir)
             .await
-            .map_err(|e| IoFailure::new("open dir", &self.dir, e.into()))?;
-        dir.sync()
-            .await
-            .map_err(|e| IoFailure::new("fsync dir", &self.dir, e.into()))?;
-        let _ = dir.close().await;
-        Ok(())
+            .map_err(|e| IoFailure::new("fsync dir", &self.dir, e))
     }
 
     pub(crate) fn record_fsync(&self, took: Duration) {
@@ -353,7 +353,29 @@ impl Log {
     /// # Panics
     /// Outside a glommio executor (it spawns the flusher with `glommio::spawn_local`).
     pub async fn open(dir: impl AsRef<Path>, config: Config) -> Result<Log, crate::OpenError> {
-        crate::recovery::open(dir.as_ref(), config).await
+        Self::open_on(dir, config, Box::new(Device)).await
+    }
+
+    /// Like [`Log::open`], with every file and directory operation going through `storage`
+    /// (the real [`Device`], or the simulated [`crate::storage::Sim`] in power-loss tests).
+    ///
+    /// ```no_run
+    /// # glommio::LocalExecutor::default().run(async {
+    /// use quark_log::{Config, Log, storage::Device};
+    /// let log = Log::open_on("/var/lib/quark/shard-0", Config::default(), Box::new(Device))
+    ///     .await
+    ///     .unwrap();
+    /// # });
+    /// ```
+    ///
+    /// # Panics
+    /// Outside a glommio executor.
+    pub async fn open_on(
+        dir: impl AsRef<Path>,
+        config: Config,
+        storage: Box<dyn Storage>,
+    ) -> Result<Log, crate::OpenError> {
+        crate::recovery::open(dir.as_ref(), config, storage).await
     }
 
     /// Appends one record and resolves with its position once it is durable (see
@@ -516,10 +538,8 @@ impl Log {
             st.closed = true;
             st.active.take()
         };
-        if let Some(a) = active
-            && let Ok(file) = Rc::try_unwrap(a.file)
-        {
-            let _ = file.close().await;
+        if let Some(a) = active {
+            let _ = a.file.close().await;
         }
         self.inner.lock.borrow_mut().take();
         self.inner.durable.notify_all();

@@ -16,30 +16,26 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use glommio::io::OpenOptions as DmaOptions;
 use rkyv::util::AlignedVec;
 
 use crate::config::Config;
+use crate::dir_lock::DirLock;
 use crate::error::{CorruptReason, IoFailure, OpenError};
 use crate::frame::{self, Decoded, HeaderProblem, SEGMENT_HEADER_LEN, SegmentKind};
 use crate::log::{Inner, Log, State};
 use crate::notify::Notify;
 use crate::segment::{self, Sealed, SealedError, corrupt};
 use crate::stats::Stats;
+use crate::storage::{OpenMode, Storage};
 use crate::writer::{self, Active, BLOCK};
 
 /// Name of the file that marks a directory as a Quark log, with the format version.
 pub const FORMAT_FILE: &str = "FORMAT";
 /// Contents of [`FORMAT_FILE`].
 pub const FORMAT_TEXT: &str = "quark-log format 1\n";
-/// Name of the lock file every open log holds an exclusive lock on.
-pub const LOCK_FILE: &str = "LOCK";
 
 /// What recovery found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -150,8 +146,12 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Io
     move |e| IoFailure::new(op, path, e)
 }
 
-/// Checks (or creates) the directory and its FORMAT file, then takes the lock.
-fn prepare_dir(dir: &Path, config: &Config) -> Result<File, OpenError> {
+/// Checks (or creates) the directory, takes the lock, then checks (or creates) its FORMAT file.
+async fn prepare_dir(
+    dir: &Path,
+    config: &Config,
+    storage: &dyn Storage,
+) -> Result<DirLock, OpenError> {
     match std::fs::metadata(dir) {
         Ok(m) if !m.is_dir() => return Err(OpenError::NotALog(dir.into(), "not a directory")),
         Ok(_) => {}
@@ -159,10 +159,12 @@ fn prepare_dir(dir: &Path, config: &Config) -> Result<File, OpenError> {
             if !config.create_if_missing {
                 return Err(OpenError::Missing(dir.into()));
             }
-            std::fs::create_dir_all(dir).map_err(io("create dir", dir))?;
+            create_dir_durably(dir, storage).await?;
         }
         Err(e) => return Err(IoFailure::new("stat", dir, e).into()),
     }
+    // The lock comes first: two processes opening an empty directory must not both create it.
+    let lock = DirLock::take(dir).await?;
     let format = dir.join(FORMAT_FILE);
     match std::fs::read(&format) {
         Ok(text) if text == FORMAT_TEXT.as_bytes() => {}
@@ -178,11 +180,9 @@ fn prepare_dir(dir: &Path, config: &Config) -> Result<File, OpenError> {
         }
         Ok(_) => return Err(OpenError::NotALog(dir.into(), "FORMAT file not recognized")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let empty = std::fs::read_dir(dir)
-                .map_err(io("read dir", dir))?
-                .next()
-                .is_none();
-            if !empty {
+            let names = storage.list(dir).await.map_err(io("read dir", dir))?;
+            // An interrupted first open leaves at most the FORMAT temp file behind.
+            if names.iter().any(|n| n != FORMAT_TEMP) {
                 return Err(OpenError::NotALog(dir.into(), "no FORMAT file, not empty"));
             }
             if !config.create_if_missing {
@@ -191,48 +191,63 @@ fn prepare_dir(dir: &Path, config: &Config) -> Result<File, OpenError> {
                     "empty, create_if_missing is off",
                 ));
             }
-            let mut f = File::create(&format).map_err(io("create", &format))?;
-            f.write_all(FORMAT_TEXT.as_bytes())
-                .map_err(io("write", &format))?;
-            f.sync_all().map_err(io("fsync", &format))?;
-            sync_dir_blocking(dir)?;
+            create_format(dir, storage).await?;
         }
         Err(e) => return Err(IoFailure::new("read", &format, e).into()),
     }
-    let lock_path = dir.join(LOCK_FILE);
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io("open", &lock_path))?;
-    try_lock(&lock, dir, &lock_path)?;
     Ok(lock)
 }
 
-/// Takes the exclusive lock on `LOCK`, retrying for up to 200 ms: a process that forks (to run
-/// a command) briefly shares every open descriptor with the child until it execs, so a log just
-/// closed can look locked for a moment.
-pub(crate) fn try_lock(lock: &File, dir: &Path, lock_path: &Path) -> Result<(), OpenError> {
-    for attempt in 0..=20 {
-        match lock.try_lock() {
-            Ok(()) => return Ok(()),
-            Err(std::fs::TryLockError::WouldBlock) if attempt < 20 => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => break,
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(IoFailure::new("lock", lock_path, e).into());
-            }
-        }
-    }
-    Err(OpenError::Locked(dir.into()))
+/// Name of the temp file `FORMAT` is written to before it is renamed into place.
+const FORMAT_TEMP: &str = "FORMAT.tmp";
+
+/// Creates `FORMAT` atomically: written to a temp file, synced, renamed, directory synced. A
+/// crash leaves either no `FORMAT` (the directory still reads as empty) or a complete one.
+async fn create_format(dir: &Path, storage: &dyn Storage) -> Result<(), IoFailure> {
+    let temp = dir.join(FORMAT_TEMP);
+    let format = dir.join(FORMAT_FILE);
+    let file = storage
+        .open(&temp, OpenMode::CreateTruncate)
+        .await
+        .map_err(io("create", &temp))?;
+    let mut buf = file.alloc(BLOCK as usize);
+    buf.as_bytes_mut().fill(0);
+    buf.as_bytes_mut()[..FORMAT_TEXT.len()].copy_from_slice(FORMAT_TEXT.as_bytes());
+    file.write_at(buf, 0).await.map_err(io("write", &temp))?;
+    file.truncate(FORMAT_TEXT.len() as u64)
+        .await
+        .map_err(io("truncate", &temp))?;
+    file.sync_data().await.map_err(io("fsync", &temp))?;
+    file.close().await.map_err(io("close", &temp))?;
+    storage
+        .rename(&temp, &format)
+        .await
+        .map_err(io("rename", &temp))?;
+    storage.sync_dir(dir).await.map_err(io("fsync dir", dir))
 }
 
-fn sync_dir_blocking(dir: &Path) -> Result<(), IoFailure> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("fsync dir", dir))
+/// Creates `dir` and its missing parents, each entry made durable by a full `fsync` of the
+/// directory holding it (a new `shard-N` directory is lost on power loss otherwise).
+async fn create_dir_durably(dir: &Path, storage: &dyn Storage) -> Result<(), IoFailure> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        missing.push(d);
+        at = d.parent();
+    }
+    storage
+        .create_dir_all(dir)
+        .await
+        .map_err(io("create dir", dir))?;
+    for d in missing.into_iter().rev() {
+        if let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) {
+            storage
+                .sync_dir(parent)
+                .await
+                .map_err(io("fsync dir", parent))?;
+        }
+    }
+    Ok(())
 }
 
 /// Recovers the last segment. Returns the active segment's pieces, or `None` when the last
@@ -245,10 +260,11 @@ struct TailState {
     data: AlignedVec,
 }
 
-fn recover_tail(
+async fn recover_tail(
     base: u64,
     path: &Path,
     config: &Config,
+    storage: &dyn Storage,
     report: &mut RecoveryReport,
 ) -> Result<Result<TailState, Option<Sealed>>, OpenError> {
     let b = std::fs::read(path).map_err(io("read", path))?;
@@ -257,7 +273,7 @@ fn recover_tail(
         Err(HeaderProblem::Blank) => {
             let shown = path.display();
             tracing::warn!(path = %shown, "removing a segment whose creation never finished");
-            std::fs::remove_file(path).map_err(io("remove", path))?;
+            storage.remove(path).await.map_err(io("remove", path))?;
             report.removed_blank_segment = Some(path.to_path_buf());
             return Ok(Err(None));
         }
@@ -297,7 +313,7 @@ fn recover_tail(
             path = %path.display(), offset = t.offset, position = t.position, bytes = t.bytes,
             frames = t.frames, reason = ?t.reason, "truncating torn log tail"
         );
-        zero_fill(path, from, to)?;
+        zero_fill(storage, path, from, to).await?;
         report.truncation = Some(t);
     }
     let start = SEGMENT_HEADER_LEN as usize;
@@ -312,15 +328,34 @@ fn recover_tail(
     }))
 }
 
-fn zero_fill(path: &Path, from: u64, to: u64) -> Result<(), IoFailure> {
-    let f = OpenOptions::new()
-        .write(true)
-        .open(path)
+/// Zeroes file offsets `[from, to)` durably. Writes are whole blocks (O_DIRECT): the bytes of
+/// the first block before `from` are read and written back unchanged.
+async fn zero_fill(
+    storage: &dyn Storage,
+    path: &Path,
+    from: u64,
+    to: u64,
+) -> Result<(), IoFailure> {
+    let f = storage
+        .open(path, OpenMode::Existing)
+        .await
         .map_err(io("open", path))?;
-    let zeros = vec![0u8; (to - from) as usize];
-    f.write_all_at(&zeros, from)
+    let start = from - from % BLOCK;
+    let end = to.div_ceil(BLOCK) * BLOCK;
+    let keep = f
+        .read_at(start, (from - start) as usize)
+        .await
+        .map_err(io("read", path))?;
+    let len = usize::try_from(end - start)
+        .map_err(|e| IoFailure::new("zero-fill", path, std::io::Error::other(e)))?;
+    let mut buf = f.alloc(len);
+    buf.as_bytes_mut().fill(0);
+    buf.as_bytes_mut()[..keep.len()].copy_from_slice(&keep);
+    f.write_at(buf, start)
+        .await
         .map_err(io("zero-fill", path))?;
-    f.sync_data().map_err(io("fdatasync", path))
+    f.sync_data().await.map_err(io("fdatasync", path))?;
+    f.close().await.map_err(io("close", path))
 }
 
 impl From<SealedError> for OpenError {
@@ -334,18 +369,26 @@ impl From<SealedError> for OpenError {
 }
 
 /// Opens the log in `dir`: see the module documentation.
-pub(crate) async fn open(dir: &Path, config: Config) -> Result<Log, OpenError> {
+pub(crate) async fn open(
+    dir: &Path,
+    config: Config,
+    storage: Box<dyn Storage>,
+) -> Result<Log, OpenError> {
     config.validate()?;
-    let lock = prepare_dir(dir, &config)?;
-    let listing = segment::list(dir)?;
+    let lock = prepare_dir(dir, &config, &*storage).await?;
+    let names = storage.list(dir).await.map_err(io("read dir", dir))?;
+    let listing = segment::classify(dir, &names);
     let mut report = RecoveryReport::default();
-    let spare = dir.join(writer::SPARE_NAME);
-    if spare.exists() {
-        std::fs::remove_file(&spare).map_err(io("remove", &spare))?;
+    if names.iter().any(|n| n == writer::SPARE_NAME) {
+        let spare = dir.join(writer::SPARE_NAME);
+        storage.remove(&spare).await.map_err(io("remove", &spare))?;
         report.removed_leftovers.push(spare);
     }
     for leftover in &listing.leftovers {
-        std::fs::remove_file(leftover).map_err(io("remove", leftover))?;
+        storage
+            .remove(leftover)
+            .await
+            .map_err(io("remove", leftover))?;
         report.removed_leftovers.push(leftover.clone());
     }
     let mut sealed = BTreeMap::new();
@@ -355,7 +398,7 @@ pub(crate) async fn open(dir: &Path, config: Config) -> Result<Log, OpenError> {
         sealed.insert(*base, Rc::new(Sealed::open(path, *base, None)?));
     }
     let tail = match &last {
-        Some((base, path)) => recover_tail(*base, path, &config, &mut report)?,
+        Some((base, path)) => recover_tail(*base, path, &config, &*storage, &mut report).await?,
         None => Err(None),
     };
     let tail = match tail {
@@ -373,7 +416,14 @@ pub(crate) async fn open(dir: &Path, config: Config) -> Result<Log, OpenError> {
         (None, Some(s)) => s.end().map_err(|e| s.as_corruption(e))?.unwrap_or(0),
         (None, None) => last.as_ref().map_or(0, |(b, _)| *b),
     };
-    let inner = build_inner(dir, config, sealed, lock, report, tail, fresh_base).await?;
+    let opened = Opened {
+        sealed,
+        lock,
+        report,
+        tail,
+        fresh_base,
+    };
+    let inner = build_inner(dir, config, storage, opened).await?;
     let r = &inner.recovery;
     tracing::info!(
         dir = %dir.display(), segments = r.segments, durable_end = r.durable_end,
@@ -384,15 +434,28 @@ pub(crate) async fn open(dir: &Path, config: Config) -> Result<Log, OpenError> {
     Ok(Log { inner })
 }
 
+/// What opening found, handed to `build_inner`.
+struct Opened {
+    sealed: BTreeMap<u64, Rc<Sealed>>,
+    lock: DirLock,
+    report: RecoveryReport,
+    tail: Option<TailState>,
+    fresh_base: u64,
+}
+
 async fn build_inner(
     dir: &Path,
     config: Config,
-    sealed: BTreeMap<u64, Rc<Sealed>>,
-    lock: File,
-    mut report: RecoveryReport,
-    tail: Option<TailState>,
-    fresh_base: u64,
+    storage: Box<dyn Storage>,
+    opened: Opened,
 ) -> Result<Rc<Inner>, OpenError> {
+    let Opened {
+        sealed,
+        lock,
+        mut report,
+        tail,
+        fresh_base,
+    } = opened;
     let active_base = tail.as_ref().map_or(fresh_base, |t| t.base);
     let state = State {
         sealed,
@@ -415,6 +478,7 @@ async fn build_inner(
     };
     let inner = Rc::new(Inner {
         dir: dir.to_path_buf(),
+        storage,
         config,
         state: RefCell::new(state),
         durable: Notify::default(),
@@ -428,7 +492,7 @@ async fn build_inner(
         fsync_us: RefCell::new(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).ok()),
     });
     let active = match tail {
-        Some(t) => open_active(t).await?,
+        Some(t) => open_active(&*inner.storage, t).await?,
         None => writer::create_segment(&inner, fresh_base).await?,
     };
     let end = active.base + active.written;
@@ -478,13 +542,11 @@ fn last_time_us(chunks: &crate::writer::Chunks, sealed: &BTreeMap<u64, Rc<Sealed
         .map_or(0, |r| r.time_us())
 }
 
-async fn open_active(t: TailState) -> Result<Active, OpenError> {
-    let file = DmaOptions::new()
-        .read(true)
-        .write(true)
-        .dma_open(&t.path)
+async fn open_active(storage: &dyn Storage, t: TailState) -> Result<Active, OpenError> {
+    let file = storage
+        .open(&t.path, OpenMode::Existing)
         .await
-        .map_err(|e| IoFailure::new("open segment", &t.path, e.into()))?;
+        .map_err(|e| IoFailure::new("open segment", &t.path, e))?;
     let tail_start = (t.valid - t.valid % BLOCK) as usize;
     let tail = t.data.as_slice()[tail_start..].to_vec();
     let chunks = Rc::new(RefCell::new(Vec::new()));
@@ -494,7 +556,7 @@ async fn open_active(t: TailState) -> Result<Active, OpenError> {
     Ok(Active {
         base: t.base,
         path: t.path,
-        file: Rc::new(file),
+        file,
         written: t.valid,
         tail,
         chunks,

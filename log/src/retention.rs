@@ -17,12 +17,11 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::rc::Rc;
 
-use glommio::io::OpenOptions;
-
 use crate::error::{CompactError, IoFailure, ReadError, RetireError};
 use crate::frame::{self, SEGMENT_HEADER_LEN, SegmentHeader, SegmentKind};
 use crate::log::Log;
 use crate::segment::{COMPACT_SUFFIX, Sealed};
+use crate::storage::{OpenMode, Storage};
 use crate::writer::{BLOCK, now_us};
 
 /// What one [`Log::compact`] call did.
@@ -96,7 +95,7 @@ impl Log {
             };
             seg.records.set(Some(records));
             if dead.len() as u64 >= records {
-                self.delete_segment(&seg, &mut report)?;
+                self.delete_segment(&seg, &mut report).await?;
                 deleted = true;
             } else if dead.len() as f64 >= records as f64 * self.inner.config.compact_dead_ratio {
                 self.rewrite_segment(&seg, &dead, &mut report).await?;
@@ -121,8 +120,16 @@ impl Log {
         Ok(report)
     }
 
-    fn delete_segment(&self, seg: &Sealed, report: &mut CompactReport) -> Result<(), IoFailure> {
-        std::fs::remove_file(&seg.path).map_err(|e| IoFailure::new("remove", &seg.path, e))?;
+    async fn delete_segment(
+        &self,
+        seg: &Sealed,
+        report: &mut CompactReport,
+    ) -> Result<(), IoFailure> {
+        self.inner
+            .storage
+            .remove(&seg.path)
+            .await
+            .map_err(|e| IoFailure::new("remove", &seg.path, e))?;
         let mut st = self.inner.state.borrow_mut();
         st.sealed.remove(&seg.base());
         st.dead.remove(&seg.base());
@@ -162,8 +169,12 @@ impl Log {
             .inner
             .dir
             .join(format!("{:020}{COMPACT_SUFFIX}", seg.base()));
-        write_new_file(&tmp, &out, self.is_durable()).await?;
-        std::fs::rename(&tmp, &seg.path).map_err(|e| IoFailure::new("rename", &tmp, e))?;
+        let storage = &*self.inner.storage;
+        write_new_file(storage, &tmp, &out, self.is_durable()).await?;
+        storage
+            .rename(&tmp, &seg.path)
+            .await
+            .map_err(|e| IoFailure::new("rename", &tmp, e))?;
         if self.is_durable() {
             self.inner.sync_dir().await?;
         }
@@ -197,27 +208,26 @@ impl Drop for Running<'_> {
 }
 
 /// Writes `bytes` (padded to whole blocks) to a new file with O_DIRECT, durably if asked.
-async fn write_new_file(path: &Path, bytes: &[u8], durable: bool) -> Result<(), IoFailure> {
-    let glommio_err = |op, e: glommio::GlommioError<()>| IoFailure::new(op, path, e.into());
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .dma_open(path)
+async fn write_new_file(
+    storage: &dyn Storage,
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<(), IoFailure> {
+    let err = |op| move |e| IoFailure::new(op, path, e);
+    let file = storage
+        .open(path, OpenMode::CreateTruncate)
         .await
-        .map_err(|e| glommio_err("create", e))?;
+        .map_err(err("create"))?;
     const CHUNK: usize = 1 << 20;
     let mut at = 0usize;
     while at < bytes.len() {
         let n = (bytes.len() - at).min(CHUNK);
         let len = (n as u64).div_ceil(BLOCK) as usize * BLOCK as usize;
-        let mut buf = file.alloc_dma_buffer(len);
+        let mut buf = file.alloc(len);
         buf.as_bytes_mut()[..n].copy_from_slice(&bytes[at..at + n]);
         buf.as_bytes_mut()[n..].fill(0);
-        let wrote = file
-            .write_at(buf, at as u64)
-            .await
-            .map_err(|e| glommio_err("write", e))?;
+        let wrote = file.write_at(buf, at as u64).await.map_err(err("write"))?;
         if wrote != len {
             return Err(IoFailure::new(
                 "write",
@@ -228,10 +238,8 @@ async fn write_new_file(path: &Path, bytes: &[u8], durable: bool) -> Result<(), 
         at += n;
     }
     if durable {
-        file.fdatasync()
-            .await
-            .map_err(|e| glommio_err("fdatasync", e))?;
+        file.sync_data().await.map_err(err("fdatasync"))?;
     }
-    file.close().await.map_err(|e| glommio_err("close", e))?;
+    file.close().await.map_err(err("close"))?;
     Ok(())
 }

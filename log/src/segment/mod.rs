@@ -45,25 +45,35 @@ pub(crate) struct Listing {
     pub leftovers: Vec<PathBuf>,
 }
 
-/// Lists the segment files of a log directory.
+/// Lists the segment files of a log directory (offline tools; the log lists through its
+/// storage and calls [`classify`]).
 pub(crate) fn list(dir: &Path) -> Result<Listing, IoFailure> {
     let rd = std::fs::read_dir(dir).map_err(|e| IoFailure::new("read dir", dir, e))?;
+    let mut names = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| IoFailure::new("read dir", dir, e))?;
+        if let Ok(name) = entry.file_name().into_string() {
+            names.push(name);
+        }
+    }
+    Ok(classify(dir, &names))
+}
+
+/// Sorts the entry `names` of `dir` into segment files (by base) and leftover compaction files.
+pub(crate) fn classify(dir: &Path, names: &[String]) -> Listing {
     let mut listing = Listing {
         segments: Vec::new(),
         leftovers: Vec::new(),
     };
-    for entry in rd {
-        let entry = entry.map_err(|e| IoFailure::new("read dir", dir, e))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
+    for name in names {
         if let Some(base) = parse_segment_name(name) {
-            listing.segments.push((base, entry.path()));
+            listing.segments.push((base, dir.join(name)));
         } else if name.ends_with(COMPACT_SUFFIX) {
-            listing.leftovers.push(entry.path());
+            listing.leftovers.push(dir.join(name));
         }
     }
     listing.segments.sort_unstable_by_key(|(b, _)| *b);
-    Ok(listing)
+    listing
 }
 
 /// Why a sealed segment could not be opened.
