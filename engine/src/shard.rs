@@ -78,7 +78,9 @@ pub(crate) struct ShardCore {
     closer: RefCell<Option<Waker>>,
     main: RefCell<Option<Waker>>,
     log: Option<quark_log::Log>,
-    /// The journal on `log`, its index rebuilt when the shard opened.
+    /// The durable core on `log`: every component's state machine, applied at open.
+    durable: Option<crate::durable::Core>,
+    /// The journal on the durable core.
     journal: Option<crate::journal::Journal>,
     pub(crate) deadlines: crate::deadline::Deadlines,
     /// Why closing the log failed, reported by the shard thread at exit.
@@ -292,18 +294,16 @@ pub(crate) async fn run(init: Init, ready: impl FnOnce(Result<(), String>)) -> R
             }
         },
     };
-    // The journal's index is rebuilt from the log before the shard takes any work.
-    let journal = match log
-        .clone()
-        .map(|log| crate::journal::Journal::open(log, id))
-    {
-        None => None,
-        Some(Ok(journal)) => Some(journal),
+    // Every durable component's state is rebuilt from the log (one scan) before the shard
+    // takes any work.
+    let (durable, journal) = match log.clone().map(|log| open_durable(log, id)) {
+        None => (None, None),
+        Some(Ok((durable, journal))) => (Some(durable), Some(journal)),
         Some(Err(error)) => {
             if let Some(log) = &log {
                 let _ = log.close().await;
             }
-            let reason = format!("rebuilding the journal index of shard {id}: {error}");
+            let reason = format!("rebuilding shard {id}'s durable state: {error}");
             ready(Err(reason.clone()));
             return Err(reason);
         }
@@ -338,6 +338,7 @@ pub(crate) async fn run(init: Init, ready: impl FnOnce(Result<(), String>)) -> R
         closer: RefCell::new(None),
         main: RefCell::new(None),
         log,
+        durable,
         journal,
         deadlines: crate::deadline::Deadlines::default(),
         close_error: RefCell::new(None),
@@ -358,6 +359,25 @@ pub(crate) async fn run(init: Init, ready: impl FnOnce(Result<(), String>)) -> R
         Some(reason) => Err(reason),
         None => Ok(()),
     }
+}
+
+/// Opens the durable core on `log` with every component's state machine registered.
+fn open_durable(
+    log: quark_log::Log,
+    shard: usize,
+) -> Result<(crate::durable::Core, crate::journal::Journal), crate::durable::OpenError> {
+    let index = crate::journal::Journal::machine();
+    let (core, scanned) = crate::durable::Core::open(log, vec![index.clone()])?;
+    tracing::debug!(
+        shard,
+        records = scanned.records,
+        retired = scanned.retired,
+        "durable state rebuilt"
+    );
+    Ok((
+        core.clone(),
+        crate::journal::Journal::new(core, index, shard),
+    ))
 }
 
 fn start_background(
@@ -480,8 +500,8 @@ pub(crate) async fn close(core: Rc<ShardCore>, deadline: Instant) {
             "activations did not stop in time"
         );
     }
-    if let Some(log) = &core.log
-        && let Err(error) = log.close().await
+    if let Some(durable) = &core.durable
+        && let Err(error) = durable.close().await
     {
         *core.close_error.borrow_mut() = Some(format!("closing the log: {error}"));
     }

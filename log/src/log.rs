@@ -511,6 +511,12 @@ impl Log {
         &self.inner.dir
     }
 
+    /// Why the log failed (a write or `fdatasync` error), if it did: appends are refused for
+    /// good and tail readers end.
+    pub fn failure(&self) -> Option<String> {
+        self.inner.state.borrow().failed.clone()
+    }
+
     /// Whether [`Log::close`] was called (appends are refused from then on).
     pub fn is_closed(&self) -> bool {
         let st = self.inner.state.borrow();

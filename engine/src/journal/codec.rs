@@ -1,6 +1,7 @@
 //! The journal's entry kinds and their byte layouts inside log records.
 //!
-//! The log stores entries of opaque `u16` kinds; the journal owns the namespace `0x01xx`.
+//! The log stores entries of opaque `u16` kinds; the journal owns the namespace `0x01xx`
+//! ([`kinds::JOURNAL`](crate::durable::kinds::JOURNAL)). These kinds are not user API.
 //! Every layout here is hand-encoded, fixed-width little-endian (no `usize` on disk), so the
 //! global replay can decode an event's envelope without rkyv validation or allocation. The
 //! user's event and snapshot bytes follow their header at a 16-byte aligned offset, so rkyv
@@ -9,25 +10,37 @@
 //! Invariants: `decode_*` never panics on hostile bytes (they return `None`); an encoder and
 //! its decoder round-trip (unit tests below); a data offset is always a multiple of 16.
 
-/// First kind of the journal's namespace; kinds `0x0100..=0x01ff` belong to the journal.
-pub const KIND_BASE: u16 = 0x0100;
+use crate::durable::kinds::JOURNAL;
+
 /// Header of a batch of events of one stream: `count` [`KIND_EVENT`] entries follow it.
-pub const KIND_EVENTS: u16 = 0x0100;
+pub const KIND_EVENTS: u16 = JOURNAL.kind(0x00);
 /// One event: its type name, then the user's bytes.
-pub const KIND_EVENT: u16 = 0x0101;
+pub const KIND_EVENT: u16 = JOURNAL.kind(0x01);
 /// A snapshot of a stream's folded state at a version.
-pub const KIND_SNAPSHOT: u16 = 0x0102;
+pub const KIND_SNAPSHOT: u16 = JOURNAL.kind(0x02);
 /// A stream's tombstone: the stream is deleted for good at that version.
-pub const KIND_TOMBSTONE: u16 = 0x0103;
+pub const KIND_TOMBSTONE: u16 = JOURNAL.kind(0x03);
 /// A projection's checkpoint (next position to read) and optional state.
-pub const KIND_CHECKPOINT: u16 = 0x0104;
+pub const KIND_CHECKPOINT: u16 = JOURNAL.kind(0x04);
+const _: () = assert!(KIND_EVENTS == 0x0100 && KIND_CHECKPOINT == 0x0104);
+
+/// Every kind the journal writes.
+pub const KINDS: &[u16] = &[
+    KIND_EVENTS,
+    KIND_EVENT,
+    KIND_SNAPSHOT,
+    KIND_TOMBSTONE,
+    KIND_CHECKPOINT,
+    KIND_SEALED,
+    KIND_ADOPTED,
+];
 
 /// A stream's writer moved to another shard: the version it had then and the shard (named
 /// layout: number = version, small = shard). Later appends on this shard are refused.
-pub const KIND_SEALED: u16 = 0x0105;
+pub const KIND_SEALED: u16 = JOURNAL.kind(0x05);
 /// This shard became a stream's writer: versions up to `number` are on other shards (named
 /// layout: number = base version, small = 0).
-pub const KIND_ADOPTED: u16 = 0x0106;
+pub const KIND_ADOPTED: u16 = JOURNAL.kind(0x06);
 
 /// Longest stream or projection name, in bytes.
 pub const NAME_BYTES_MAX: usize = 4096;

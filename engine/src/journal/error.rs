@@ -109,6 +109,17 @@ pub enum Error {
         /// Its writer now (`usize::MAX` while the move is being made durable).
         shard: usize,
     },
+    /// A projection checkpoint behind the one already committed: checkpoints only move
+    /// forward (a restarted or duplicated runner must not rewind the projection).
+    #[error("checkpoint {name}: {requested:?} is behind the committed {committed:?}")]
+    CheckpointBehind {
+        /// The projection.
+        name: String,
+        /// Its committed checkpoint.
+        committed: super::event::Position,
+        /// The refused one.
+        requested: super::event::Position,
+    },
     /// Serializing an event, a snapshot or a state failed.
     #[error("serializing failed: {0}")]
     Serialize(String),

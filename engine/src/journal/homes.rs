@@ -27,12 +27,11 @@
 
 use std::time::{Duration, Instant};
 
-use quark_log::RecordBuilder;
-
 use super::codec::{self, KIND_ADOPTED, KIND_SEALED, KIND_SNAPSHOT, KIND_TOMBSTONE};
 use super::error::{Error, check_name};
 use super::index::Stream;
 use super::store::{Journal, StoredSnapshot};
+use crate::durable::Commit;
 use crate::engine::EngineHandle;
 
 /// How long a seal waits for appends in flight before giving up.
@@ -54,18 +53,13 @@ fn holds(s: &Stream) -> bool {
 impl Journal {
     /// Whether this shard holds any part of `stream`.
     pub(crate) fn holds(&self, stream: &str) -> bool {
-        self.inner
-            .index
-            .borrow()
-            .streams
-            .get(stream)
-            .is_some_and(holds)
+        self.index().streams.get(stream).is_some_and(holds)
     }
 
     /// Whether a writer here must adopt `stream` before appending: it is sealed here, or it
     /// is new here and `elsewhere` says it may have history on another shard.
     pub(crate) fn must_adopt(&self, stream: &str, elsewhere: bool) -> bool {
-        match self.inner.index.borrow().streams.get(stream) {
+        match self.index().streams.get(stream) {
             Some(s) if holds(s) => s.sealed.is_some(),
             _ => elsewhere,
         }
@@ -73,13 +67,14 @@ impl Journal {
 
     /// Versions of `stream` up to this are on other shards (0: all history is here).
     pub(crate) fn base(&self, stream: &str) -> u64 {
-        let index = self.inner.index.borrow();
+        let index = self.index();
         index.streams.get(stream).map_or(0, |s| s.base)
     }
 
     /// Seals this shard's part of `stream` for the new writer `to`; `None` if it holds none.
     async fn seal(&self, stream: &str, to: usize) -> Result<Option<Sealed>, Error> {
         check_name(stream)?;
+        self.inner.core.settle();
         {
             let mut index = self.inner.index.borrow_mut();
             let Some(s) = index.streams.get_mut(stream).filter(|s| holds(s)) else {
@@ -102,18 +97,12 @@ impl Journal {
         };
         let mut payload = Vec::new();
         codec::encode_named(&mut payload, version, to as u32, stream, &[]);
-        let written = self.inner.log.append_bytes(KIND_SEALED, &payload).await;
-        {
-            let mut index = self.inner.index.borrow_mut();
-            let s = index.stream_mut(stream);
-            match written {
-                Ok(_) => s.seal(version, to as u32),
-                Err(error) => {
-                    s.sealing = false;
-                    return Err(error.into());
-                }
-            }
-        }
+        let mut commit = Commit::new();
+        commit.push(KIND_SEALED, &payload);
+        let (index, name) = (self.inner.index.clone(), std::rc::Rc::<str>::from(stream));
+        commit.on_refused(move || index.borrow_mut().stream_mut(&name).sealing = false);
+        // Once durable, `Index::apply` seals the stream (and clears `sealing`).
+        self.inner.core.commit(commit).await?;
         self.sealed_part(stream, version).map(Some)
     }
 
@@ -123,7 +112,7 @@ impl Journal {
         let started = Instant::now();
         loop {
             let (durable, next) = {
-                let index = self.inner.index.borrow();
+                let index = self.index();
                 let s = index.streams.get(stream);
                 s.map_or((0, 0), |s| (s.durable, s.next))
             };
@@ -142,7 +131,7 @@ impl Journal {
 
     fn sealed_part(&self, stream: &str, version: u64) -> Result<Sealed, Error> {
         let deleted = {
-            let index = self.inner.index.borrow();
+            let index = self.index();
             index.streams.get(stream).and_then(|s| s.deleted)
         };
         Ok(Sealed {
@@ -156,7 +145,7 @@ impl Journal {
     /// ADOPTED record, with the newest snapshot and the tombstone when there are.
     async fn adopt_here(&self, stream: &str, parts: Vec<Sealed>) -> Result<(), Error> {
         let (sealed_here, local_snapshot) = {
-            let index = self.inner.index.borrow();
+            let index = self.index();
             match index.streams.get(stream).filter(|s| holds(s)) {
                 // An earlier adoption already made this shard the writer.
                 Some(s) if s.sealed.is_none() && !parts.iter().any(|p| p.version > s.durable) => {
@@ -176,31 +165,20 @@ impl Journal {
         if base == 0 && deleted.is_none() && snapshot.is_none() && !sealed_here {
             return Ok(()); // A new stream: nothing to adopt.
         }
-        let mut record = RecordBuilder::new();
+        let mut commit = Commit::new();
         let mut buf = Vec::new();
         codec::encode_named(&mut buf, base, 0, stream, &[]);
-        record.push_bytes(KIND_ADOPTED, &buf);
+        commit.push(KIND_ADOPTED, &buf);
         if let Some(snap) = &snapshot {
             codec::encode_named(&mut buf, snap.version, snap.schema, stream, &snap.data);
-            record.push_bytes(KIND_SNAPSHOT, &buf);
+            commit.push(KIND_SNAPSHOT, &buf);
         }
         if let Some(version) = deleted {
             codec::encode_named(&mut buf, version, 0, stream, &[]);
-            record.push_bytes(KIND_TOMBSTONE, &buf);
+            commit.push(KIND_TOMBSTONE, &buf);
         }
-        let position = self.inner.log.append(&record).await?;
-        // The same apply as at open: the record read back, indexed.
-        let written = self.inner.log.read(position)?;
-        let mut superseded = Vec::new();
-        self.inner
-            .index
-            .borrow_mut()
-            .apply(&written, &mut superseded);
-        for position in superseded {
-            if let Err(error) = self.inner.log.retire(position) {
-                tracing::warn!(%error, position, "retiring a superseded journal record");
-            }
-        }
+        // Applied by the core once durable: the same `Index::apply` as at open.
+        self.inner.core.commit(commit).await?;
         tracing::debug!(stream, base, shard = self.shard(), "stream adopted");
         Ok(())
     }

@@ -1,9 +1,11 @@
 //! The in-memory index of one shard's journal: stream → the log records holding its events,
 //! its latest snapshot and its tombstone; projection name → its latest checkpoint.
 //!
-//! It is never stored: [`Index::rebuild`] derives it at open from one scan of the log, which
-//! is the only source of truth. Reading a stream is then a hash lookup, a binary search over
-//! the stream's records and one log read per record: O(events read), not O(log).
+//! It is never stored: it is the journal's [`StateMachine`], so the durable core derives it
+//! from the log (one scan at open, then each record once durable), the only source of truth.
+//! Appends, tombstones, snapshots and checkpoints change it only here, in [`Index::apply`].
+//! Reading a stream is then a hash lookup, a binary search over the stream's records and one
+//! log read per record: O(events read), not O(log).
 //!
 //! Invariants:
 //! - A stream's `chunks` are sorted by version and cover its local versions up to `durable`
@@ -14,18 +16,20 @@
 //! - A sealed stream (its writer moved to another shard) takes no more appends here.
 //! - `durable <= next`: `next` counts versions reserved by appends still being made durable,
 //!   and is what expected-version checks compare against; readers never see past `durable`.
-//! - Only durable records are ever indexed (the rebuild reads durable records; live appends
-//!   are indexed after their append resolved).
+//! - Only durable records are ever indexed (the core applies durable records only).
+//! - A stream's snapshot and a projection's checkpoint only move forward: an older one
+//!   arriving later (a race between two writers) is retired, not installed.
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use quark_log::{Log, Record};
+use quark_log::Record;
 
 use super::codec::{
-    self, KIND_ADOPTED, KIND_CHECKPOINT, KIND_SEALED, KIND_SNAPSHOT, KIND_TOMBSTONE,
+    self, KIND_ADOPTED, KIND_CHECKPOINT, KIND_SEALED, KIND_SNAPSHOT, KIND_TOMBSTONE, KINDS,
 };
 use super::event::{Position, for_each_in_record};
+use crate::durable::{Effects, StateMachine, kinds};
 
 /// One record's share of a stream: `count` events from version `first`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,15 +155,6 @@ pub(crate) struct Index {
     pub events: u64,
 }
 
-/// What rebuilding found, for the log line at open.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Rebuilt {
-    pub records: u64,
-    pub events: u64,
-    /// Superseded snapshot and checkpoint records, to retire.
-    pub superseded: u64,
-}
-
 impl Index {
     /// The stream's entry, created empty if unknown.
     pub(crate) fn stream_mut(&mut self, name: &str) -> &mut Stream {
@@ -171,9 +166,9 @@ impl Index {
         self.streams.entry(key).or_default()
     }
 
-    /// Indexes one durable record. Returns positions of records it supersedes (old
-    /// snapshots and checkpoints), which the caller may retire.
-    pub(crate) fn apply(&mut self, record: &Record, superseded: &mut Vec<u64>) {
+    /// Indexes one durable record; records it supersedes (old snapshots and checkpoints) are
+    /// retired through `effects`.
+    pub(crate) fn apply(&mut self, record: &Record, effects: &mut Effects) {
         let mut batch: Option<(Rc<str>, Chunk)> = None;
         let mut events = 0u64;
         for_each_in_record(record, |v| {
@@ -217,9 +212,11 @@ impl Index {
                     let s = self.stream_mut(named.name);
                     let newer = s.snapshot.is_none_or(|old| old.number <= named.number);
                     if newer {
-                        superseded.extend(s.snapshot.replace(stored).map(|o| o.record));
+                        if let Some(old) = s.snapshot.replace(stored) {
+                            effects.retire(old.record);
+                        }
                     } else {
-                        superseded.push(record.position());
+                        effects.retire(record.position());
                     }
                 }
                 KIND_TOMBSTONE => {
@@ -229,30 +226,37 @@ impl Index {
                 }
                 KIND_SEALED => self.stream_mut(named.name).seal(named.number, named.small),
                 KIND_ADOPTED => self.stream_mut(named.name).adopt(named.number),
-                _ => {
-                    let key: Rc<str> = Rc::from(named.name);
-                    superseded.extend(self.checkpoints.insert(key, stored).map(|o| o.record));
-                }
+                _ => self.checkpoint(named.name, stored, effects),
             }
         }
     }
 
-    /// Builds the index from every durable record of `log`.
-    pub(crate) fn rebuild(log: &Log) -> Result<(Index, Rebuilt, Vec<u64>), quark_log::ReadError> {
-        let mut index = Index::default();
-        let mut superseded = Vec::new();
-        let mut records = 0u64;
-        let snapshot = log.snapshot();
-        for record in snapshot.iter() {
-            index.apply(&record?, &mut superseded);
-            records += 1;
+    /// Installs a durable checkpoint unless the one installed is further along.
+    fn checkpoint(&mut self, name: &str, stored: Stored, effects: &mut Effects) {
+        if let Some(old) = self.checkpoints.get_mut(name) {
+            if old.next() > stored.next() {
+                effects.retire(stored.record);
+            } else {
+                effects.retire(old.record);
+                *old = stored;
+            }
+            return;
         }
-        let rebuilt = Rebuilt {
-            records,
-            events: index.events,
-            superseded: superseded.len() as u64,
-        };
-        Ok((index, rebuilt, superseded))
+        self.checkpoints.insert(Rc::from(name), stored);
+    }
+}
+
+impl StateMachine for Index {
+    fn namespace(&self) -> kinds::Namespace {
+        kinds::JOURNAL
+    }
+
+    fn kinds(&self) -> &'static [u16] {
+        KINDS
+    }
+
+    fn apply(&mut self, record: &Record, effects: &mut Effects) {
+        Index::apply(self, record, effects);
     }
 }
 

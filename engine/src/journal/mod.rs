@@ -18,6 +18,10 @@
 //!   `StableKey` text (not `Debug`); for plain strings and integers it is the same as the
 //!   `Debug`-derived names of earlier versions, and other keys keep their legacy name while
 //!   only that one holds history (`EventSourced::legacy_stream`).
+//! - **On the durable core.** The index is the journal's [`StateMachine`](crate::durable::
+//!   StateMachine): the shard's durable core fills it by one scan at open and applies each
+//!   record once durable; every write is a [`Commit`](crate::durable::Commit). A write whose
+//!   caller stopped waiting (a `select`, a timeout) still reaches the index once durable.
 //! - **Record kinds.** The journal owns the log's kind namespace `0x01xx`:
 //!   `0x0100` EVENTS (a batch header: stream, first version, count), `0x0101` EVENT (type
 //!   name + the user's rkyv bytes, 16-byte aligned), `0x0102` SNAPSHOT, `0x0103` TOMBSTONE,
@@ -39,8 +43,8 @@
 //!   or when the actor calls `ctx.snapshot`. Activation folds the latest snapshot plus the
 //!   later events. A snapshot carries a schema fingerprint (declared schema, state type name,
 //!   archived size); one that does not match or does not decode is ignored with a warning
-//!   and the whole stream is replayed. Superseded snapshots are retired in the log (again at
-//!   every open, since the log does not persist retirements).
+//!   and the whole stream is replayed. Superseded snapshots are retired through the core's
+//!   effects (re-derived by the scan at every open), and the core compacts them away.
 //! - **Tombstones.** Deleting a stream writes a TOMBSTONE record. Afterwards reads and
 //!   appends of that stream fail with `Error::StreamDeleted`, the name is never reused, an
 //!   event-sourced actor on it fails to activate, and `stream_info` reports it deleted. Its
@@ -60,16 +64,16 @@
 //!   checkpoints are log records, acknowledged only once durable. A torn tail is cut by the
 //!   log's recovery (those appends were never acknowledged); the index and retirements are
 //!   rebuilt from what remains.
-//! - **Not done here.** Compaction is not scheduled (superseded snapshots and checkpoints are
-//!   retired, and reclaimed only when the log's owner calls `Log::compact`); the index is
-//!   rebuilt by a full scan at open (no index checkpoint); live migration of an actor
-//!   between shards of a running engine is not built (adoption covers restarts).
+//! - **Not done here.** The index is rebuilt by a full scan at open (no index checkpoint);
+//!   live migration of an actor between shards of a running engine is not built (adoption
+//!   covers restarts).
 //!
 //! # Module map
 //! - `codec`: kinds and byte layouts. `error`: [`Error`], [`ExpectedVersion`].
 //! - `event`: [`Event`], [`EventView`], [`OwnedEvent`], [`Position`].
-//! - `index`: the in-memory index and its rebuild. `store`: [`Journal`] appends, tombstones,
-//!   snapshots, checkpoints. `read`: stream, time-travel, global reads, replay, metadata.
+//! - `index`: the in-memory index, the journal's state machine. `store`: [`Journal`]
+//!   appends, tombstones, snapshots, checkpoints. `read`: stream, time-travel, global reads,
+//!   replay, metadata. `tests_durable`: cancel safety and checkpoint guards.
 //! - `homes`: sealing and adoption of streams whose home changed.
 //! - `subscription`: [`Subscription`] for projections. `projection`: managed [`Projection`]s
 //!   (state stored with each checkpoint, one runner per shard).
@@ -88,13 +92,11 @@ mod store;
 mod subscription;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_durable;
 
 pub(crate) use actor::Cursor;
 pub use actor::{EventSourced, Persistable, default_stream, legacy_stream, snapshot_schema};
-pub use codec::{
-    KIND_ADOPTED, KIND_BASE, KIND_CHECKPOINT, KIND_EVENT, KIND_EVENTS, KIND_SEALED, KIND_SNAPSHOT,
-    KIND_TOMBSTONE,
-};
 pub use error::{Error, ExpectedVersion};
 pub use event::{Event, EventView, OwnedEvent, Position, for_each_in_record};
 pub use handle::{AllRead, EventData, JournalHandle};

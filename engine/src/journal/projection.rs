@@ -132,8 +132,9 @@ impl Journal {
 /// Commits after `commit_every` events, or once caught up and `commit_interval` after the
 /// first uncommitted event, so a trickle of live events does not rewrite a large state for
 /// every event. Uncommitted events are applied again after a restart, on top of the committed
-/// state: exactly once either way.
-async fn run<P: Projection>(
+/// state: exactly once either way. Returns `Ok` only when the log closed; a failed log, a state
+/// too large for one record or an `apply` error is an `Err` (the projection stops).
+pub(super) async fn run<P: Projection>(
     sub: &mut super::subscription::Subscription,
     state: &RefCell<P::State>,
 ) -> Result<(), Error> {

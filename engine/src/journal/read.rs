@@ -118,7 +118,7 @@ impl Journal {
         limit: usize,
     ) -> Result<Vec<Event>, Error> {
         let (name, chunks, durable) = {
-            let index = self.inner.index.borrow();
+            let index = self.index();
             let Some((name, s)) = index.streams.get_key_value(stream) else {
                 return Ok(Vec::new());
             };
@@ -184,7 +184,7 @@ impl Journal {
     /// writer's clock): its last event appended at or before that time, 0 if none.
     pub fn version_at(&self, stream: &str, time_us: u64) -> Result<u64, Error> {
         let chunks = {
-            let index = self.inner.index.borrow();
+            let index = self.index();
             let Some(s) = index.streams.get(stream) else {
                 return Ok(0);
             };
@@ -312,14 +312,14 @@ impl Journal {
 
     /// What the journal knows about `stream` (`None` if it never had an event or tombstone).
     pub fn stream_info(&self, stream: &str) -> Option<StreamInfo> {
-        let index = self.inner.index.borrow();
+        let index = self.index();
         let s = index.streams.get(stream)?;
         (s.durable > 0 || s.deleted.is_some() || s.snapshot.is_some()).then(|| info(stream, s))
     }
 
     /// Every stream of this shard whose name starts with `prefix` (`""` for all), by name.
     pub fn streams(&self, prefix: &str) -> Vec<StreamInfo> {
-        let index = self.inner.index.borrow();
+        let index = self.index();
         let mut out: Vec<StreamInfo> = index
             .streams
             .iter()

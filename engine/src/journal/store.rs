@@ -9,19 +9,23 @@
 //!   both pass a check against the same version, and log order equals version order.
 //! - Anything refused (conflict, deleted stream, bad name, too large) is refused before the
 //!   log sees it: nothing is written.
-//! - The index learns a record only after the log acknowledged it durable.
+//! - Every write is a [`Commit`] on the shard's durable core: the index learns a record only
+//!   in [`Index::apply`], once the record is durable, whether or not the caller still awaits
+//!   it (a cancelled append or delete leaves no stale reservation or `deleting` flag).
+//! - A projection's checkpoint never moves backwards ([`Error::CheckpointBehind`]).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use quark_log::{Log, RecordBuilder};
+use quark_log::Log;
 use rkyv::util::AlignedVec;
 
 use super::codec::KIND_TOMBSTONE;
 use super::codec::{self, KIND_CHECKPOINT, KIND_EVENT, KIND_EVENTS, KIND_SNAPSHOT};
 use super::error::{Error, ExpectedVersion, check_name, check_type};
 use super::event::Position;
-use super::index::{Chunk, Index, Stored};
+use super::index::Index;
+use crate::durable::{Commit, Core};
 
 /// An event to append: its type name and its bytes (an rkyv archive for typed events).
 ///
@@ -69,9 +73,10 @@ pub struct Checkpoint {
 }
 
 pub(crate) struct Inner {
+    pub(crate) core: Core,
     pub(crate) log: Log,
     pub(crate) shard: usize,
-    pub(crate) index: RefCell<Index>,
+    pub(crate) index: Rc<RefCell<Index>>,
     /// Managed projections running on this shard.
     pub(crate) runners: super::projection::Runners,
     /// Held while this shard arbitrates a stream adoption (`homes.rs`).
@@ -98,32 +103,39 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens the journal of an open log: rebuilds the index with one scan of the log and
-    /// retires superseded snapshots and checkpoints (retirement is not persisted by the log).
-    pub fn open(log: Log, shard: usize) -> Result<Journal, Error> {
-        let (index, rebuilt, superseded) = Index::rebuild(&log)?;
-        for position in superseded {
-            if let Err(error) = log.retire(position) {
-                tracing::warn!(%error, position, "retiring a superseded journal record");
-            }
-        }
-        tracing::debug!(
-            shard,
-            records = rebuilt.records,
-            events = rebuilt.events,
-            streams = index.streams.len(),
-            "journal index rebuilt"
-        );
+    /// The journal's state machine, to register with the shard's durable core before it
+    /// opens (the core's scan fills it).
+    pub(crate) fn machine() -> Rc<RefCell<Index>> {
+        Rc::new(RefCell::new(Index::default()))
+    }
+
+    /// The journal over `core`, whose scan filled `index` (see [`Journal::machine`]).
+    pub(crate) fn new(core: Core, index: Rc<RefCell<Index>>, shard: usize) -> Journal {
         let inner = Inner {
-            log,
+            log: core.log().clone(),
+            core,
             shard,
-            index: RefCell::new(index),
+            index,
             runners: super::projection::Runners::default(),
             adoptions: futures::lock::Mutex::new(()),
         };
-        Ok(Journal {
+        Journal {
             inner: Rc::new(inner),
-        })
+        }
+    }
+
+    /// Opens a core on `log` holding only the journal (for tests and tools).
+    #[cfg(test)]
+    pub(crate) fn open(log: Log, shard: usize) -> Result<Journal, crate::durable::OpenError> {
+        let index = Journal::machine();
+        let (core, _) = Core::open(log, vec![index.clone()])?;
+        Ok(Journal::new(core, index, shard))
+    }
+
+    /// The index, after applying every durable record (a cancelled writer's included).
+    pub(crate) fn index(&self) -> std::cell::Ref<'_, Index> {
+        self.inner.core.settle();
+        self.inner.index.borrow()
     }
 
     /// The shard's log.
@@ -138,7 +150,7 @@ impl Journal {
 
     /// Durable events indexed on this shard.
     pub fn event_count(&self) -> u64 {
-        self.inner.index.borrow().events
+        self.index().events
     }
 
     /// Appends `events` to `stream` as one atomic record if its version admits `expected`;
@@ -157,33 +169,42 @@ impl Journal {
             check_type(e.event_type)?;
         }
         let count = u32::try_from(events.len()).map_err(|_| Error::Append("too many".into()))?;
+        self.inner.core.settle();
+        let mut commit = Commit::new();
+        let first = self.stage_events(&mut commit, stream, expected, events, count)?;
+        let ticket = self.inner.core.submit(commit)?;
+        let position = ticket.durable().await?;
+        Ok(Appended {
+            position,
+            first_version: first,
+            last_version: first + u64::from(count) - 1,
+        })
+    }
+
+    /// Stages an append of `events` to `stream` into `commit`: checks `expected`, reserves
+    /// the versions (given back if the commit is refused) and adds the EVENTS header and
+    /// EVENT entries. Returns the first version. The caller submits the commit in the same
+    /// synchronous step.
+    fn stage_events(
+        &self,
+        commit: &mut Commit,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent<'_>],
+        count: u32,
+    ) -> Result<u64, Error> {
         let first = self.reserve(stream, expected, count)?;
-        let record = build_events(stream, first, events);
-        if let Err(e) = self.fits(&record) {
-            self.unreserve(stream, first, count);
-            return Err(e);
+        let mut buf = Vec::new();
+        codec::encode_events(&mut buf, first, count, stream);
+        commit.push(KIND_EVENTS, &buf);
+        for e in events {
+            codec::encode_event(&mut buf, e.event_type, e.data);
+            commit.push(KIND_EVENT, &buf);
         }
-        match self.inner.log.append(&record).await {
-            Ok(position) => {
-                let chunk = Chunk {
-                    first,
-                    position,
-                    count,
-                };
-                let mut index = self.inner.index.borrow_mut();
-                index.stream_mut(stream).insert(chunk);
-                index.events += u64::from(count);
-                Ok(Appended {
-                    position,
-                    first_version: first,
-                    last_version: first + u64::from(count) - 1,
-                })
-            }
-            Err(error) => {
-                self.unreserve(stream, first, count);
-                Err(error.into())
-            }
-        }
+        let index = self.inner.index.clone();
+        let name: Rc<str> = Rc::from(stream);
+        commit.on_refused(move || unreserve(&index, &name, first, count));
+        Ok(first)
     }
 
     /// Checks `expected` and the tombstone, then reserves `count` versions.
@@ -209,26 +230,6 @@ impl Journal {
         Ok(first)
     }
 
-    /// Gives back versions reserved by an append that failed, if none was reserved since.
-    fn unreserve(&self, stream: &str, first: u64, count: u32) {
-        let mut index = self.inner.index.borrow_mut();
-        let s = index.stream_mut(stream);
-        if s.next == first + u64::from(count) - 1 {
-            s.next = first - 1;
-        }
-    }
-
-    fn fits(&self, record: &RecordBuilder) -> Result<(), Error> {
-        let max = self.inner.log.config().record_bytes_max;
-        if record.size() > max {
-            return Err(Error::Append(format!(
-                "record of {} bytes exceeds record_bytes_max {max}",
-                record.size()
-            )));
-        }
-        Ok(())
-    }
-
     /// Deletes `stream` for good if its version admits `expected`: writes a tombstone and
     /// returns the version it was deleted at.
     ///
@@ -242,6 +243,7 @@ impl Journal {
         expected: ExpectedVersion,
     ) -> Result<u64, Error> {
         check_name(stream)?;
+        self.inner.core.settle();
         let version = {
             let mut index = self.inner.index.borrow_mut();
             let s = index.stream_mut(stream);
@@ -264,12 +266,12 @@ impl Journal {
         };
         let mut payload = Vec::new();
         codec::encode_named(&mut payload, version, 0, stream, &[]);
-        let result = self.inner.log.append_bytes(KIND_TOMBSTONE, &payload).await;
-        let mut index = self.inner.index.borrow_mut();
-        let s = index.stream_mut(stream);
-        s.deleting = false;
-        result?;
-        s.deleted = Some(version);
+        let mut commit = Commit::new();
+        commit.push(KIND_TOMBSTONE, &payload);
+        let (index, name) = (self.inner.index.clone(), Rc::<str>::from(stream));
+        commit.on_refused(move || index.borrow_mut().stream_mut(&name).deleting = false);
+        // Once durable, `Index::apply` marks the stream deleted and clears `deleting`.
+        self.inner.core.submit(commit)?.durable().await?;
         Ok(version)
     }
 
@@ -285,28 +287,17 @@ impl Journal {
         check_name(stream)?;
         let mut payload = Vec::new();
         codec::encode_named(&mut payload, version, schema, stream, state);
-        let record = self.inner.log.append_bytes(KIND_SNAPSHOT, &payload).await?;
-        let stored = Stored {
-            record,
-            number: version,
-            small: schema,
-        };
-        let old = {
-            let mut index = self.inner.index.borrow_mut();
-            let s = index.stream_mut(stream);
-            match s.snapshot {
-                Some(old) if old.number > version => Some(record),
-                _ => s.snapshot.replace(stored).map(|o| o.record),
-            }
-        };
-        self.retire(old);
+        let mut commit = Commit::new();
+        commit.push(KIND_SNAPSHOT, &payload);
+        // `Index::apply` installs it and retires the one it supersedes.
+        self.inner.core.commit(commit).await?;
         Ok(())
     }
 
     /// The latest snapshot of `stream`, if any.
     pub fn snapshot(&self, stream: &str) -> Result<Option<StoredSnapshot>, Error> {
         let stored = {
-            let index = self.inner.index.borrow();
+            let index = self.index();
             index.streams.get(stream).and_then(|s| s.snapshot)
         };
         let Some(stored) = stored else {
@@ -329,29 +320,35 @@ impl Journal {
         state: &[u8],
     ) -> Result<(), Error> {
         check_name(name)?;
+        self.inner.core.settle();
+        let committed = self
+            .inner
+            .index
+            .borrow()
+            .checkpoints
+            .get(name)
+            .map(|c| c.next());
+        if let Some(committed) = committed
+            && next < committed
+        {
+            return Err(Error::CheckpointBehind {
+                name: name.to_owned(),
+                committed,
+                requested: next,
+            });
+        }
         let mut payload = Vec::new();
         codec::encode_named(&mut payload, next.log, next.event, name, state);
-        let record = self
-            .inner
-            .log
-            .append_bytes(KIND_CHECKPOINT, &payload)
-            .await?;
-        let stored = Stored {
-            record,
-            number: next.log,
-            small: next.event,
-        };
-        let old = {
-            let mut index = self.inner.index.borrow_mut();
-            index.checkpoints.insert(Rc::from(name), stored)
-        };
-        self.retire(old.map(|o| o.record));
+        let mut commit = Commit::new();
+        commit.push(KIND_CHECKPOINT, &payload);
+        // `Index::apply` installs it (never behind the installed one) and retires the old.
+        self.inner.core.commit(commit).await?;
         Ok(())
     }
 
     /// Projection `name`'s latest checkpoint on this shard, if it ever committed one.
     pub fn checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, Error> {
-        let stored = self.inner.index.borrow().checkpoints.get(name).copied();
+        let stored = self.index().checkpoints.get(name).copied();
         let Some(stored) = stored else {
             return Ok(None);
         };
@@ -374,14 +371,19 @@ impl Journal {
         data.extend_from_slice(named.data);
         Ok(data)
     }
+}
 
-    fn retire(&self, position: Option<u64>) {
-        if let Some(position) = position
-            && let Err(error) = self.inner.log.retire(position)
-        {
-            tracing::warn!(%error, position, "retiring a superseded journal record");
-        }
-    }
+/// Gives back versions reserved by a refused commit. Nothing can have been reserved since:
+/// staging and submitting are one synchronous step.
+fn unreserve(index: &RefCell<Index>, stream: &str, first: u64, count: u32) {
+    let mut index = index.borrow_mut();
+    let s = index.stream_mut(stream);
+    assert_eq!(
+        s.next,
+        first + u64::from(count) - 1,
+        "stream {stream}: a reservation was made between staging and refusal"
+    );
+    s.next = first - 1;
 }
 
 /// Refuses a write to a stream whose writer moved to another shard (or is moving).
@@ -404,17 +406,4 @@ fn deleted(stream: &str, version: u64) -> Error {
         stream: stream.to_owned(),
         version,
     }
-}
-
-/// The record of one append: an EVENTS header, then one EVENT entry per event.
-fn build_events(stream: &str, first: u64, events: &[NewEvent<'_>]) -> RecordBuilder {
-    let mut record = RecordBuilder::new();
-    let mut buf = Vec::new();
-    codec::encode_events(&mut buf, first, events.len() as u32, stream);
-    record.push_bytes(KIND_EVENTS, &buf);
-    for e in events {
-        codec::encode_event(&mut buf, e.event_type, e.data);
-        record.push_bytes(KIND_EVENT, &buf);
-    }
-    record
 }

@@ -83,16 +83,22 @@ impl Journal {
 
 impl Subscription {
     /// The next matching event, waiting for one to be appended if the subscription has caught
-    /// up. `None` once the log is closed (engine shutdown) and everything was delivered.
+    /// up. `None` once the log is closed (engine shutdown) and everything was delivered; an
+    /// error if the log failed.
     pub async fn next(&mut self) -> Option<Result<Event, Error>> {
         loop {
             if let Some((event, after)) = self.queue.pop_front() {
                 self.position = after;
                 return Some(Ok(event));
             }
-            let record = match self.tail.next().await? {
-                Ok(record) => record,
-                Err(error) => return Some(Err(error.into())),
+            let record = match self.tail.next().await {
+                Some(Ok(record)) => record,
+                Some(Err(error)) => return Some(Err(error.into())),
+                // The tail ends when the log closes or fails: only a close is a clean end.
+                None => {
+                    let failure = self.journal.log().failure()?;
+                    return Some(Err(Error::Read(format!("the log failed: {failure}"))));
+                }
             };
             let skip = if record.position() == self.start.log {
                 self.start.event

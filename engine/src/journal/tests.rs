@@ -11,6 +11,7 @@ use std::path::Path;
 use quark_log::{Config, Log};
 
 use super::*;
+use codec::{KIND_EVENT, KIND_EVENTS};
 
 fn config() -> Config {
     Config {
