@@ -77,12 +77,29 @@ pub enum Error {
         /// How many shards the engine has.
         shards: usize,
     },
-    /// The engine could not start (bad configuration, executor or log failure).
+    /// The engine could not start (bad configuration, executor failure).
     #[error("engine start failed: {reason}")]
     Start {
         /// Why, rendered.
         reason: String,
     },
+    /// A shard's log could not be opened or read back at start; the log's typed error is
+    /// kept (match [`LogError::is_locked`](crate::LogError::is_locked) for a directory in use
+    /// by another engine, [`LogError::corruption`](crate::LogError::corruption) for damage).
+    #[error("engine start failed: shard {shard}'s log in {path}: {source}")]
+    Log {
+        /// The shard.
+        shard: usize,
+        /// Its log directory.
+        path: std::path::PathBuf,
+        /// What the log said.
+        #[source]
+        source: crate::LogError,
+    },
+    /// The data directory's layout record could not be read, written or honoured (say, a
+    /// start with fewer shards than the directory has logs); nothing was opened.
+    #[error("engine start failed: {0}")]
+    Layout(#[source] std::sync::Arc<crate::layout::LayoutError>),
     /// A shard thread failed while stopping (a panic outside handlers, a log close error).
     #[error("shard {shard} failed to stop cleanly: {reason}")]
     Stop {

@@ -48,7 +48,7 @@ pub(crate) struct Layout {
     pub moved: bool,
 }
 
-/// Why the layout could not be read or written.
+/// Why the data directory's layout record could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LayoutError {
@@ -84,6 +84,16 @@ pub enum LayoutError {
         reason: String,
     },
 }
+
+/// Equal when the same kind of failure renders the same (`io::Error` has no equality).
+impl PartialEq for LayoutError {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+            && self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for LayoutError {}
 
 fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> LayoutError {
     let path = path.to_path_buf();

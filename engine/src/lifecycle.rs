@@ -90,9 +90,9 @@ pub(crate) fn start(mut builder: Builder, registry: Registry) -> Result<Engine, 
     }
     // Recorded before any log opens: the homes every shard computes depend on it.
     let layout = match &builder.data_dir {
-        Some(dir) => Some(crate::layout::open(dir, shards).map_err(|e| Error::Start {
-            reason: e.to_string(),
-        })?),
+        Some(dir) => {
+            Some(crate::layout::open(dir, shards).map_err(|e| Error::Layout(Arc::new(e)))?)
+        }
         None => None,
     };
     let capacity = builder.channel_capacity;
@@ -114,7 +114,7 @@ pub(crate) fn start(mut builder: Builder, registry: Registry) -> Result<Engine, 
     shared.homes_moved = layout.is_some_and(|l| l.moved);
     let shared = Arc::new(shared);
     let (senders, receivers) = mesh(shards, capacity);
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<usize, Error>>();
     let mut threads = Vec::with_capacity(shards);
     let parts = senders.into_iter().zip(receivers).zip(ingress_rx);
     for (n, ((senders, receivers), ingress)) in parts.enumerate() {
@@ -152,7 +152,7 @@ fn spawn_shard(
     shared: &Arc<Shared>,
     n: usize,
     channels: Channels,
-    ready: std::sync::mpsc::Sender<Result<usize, String>>,
+    ready: std::sync::mpsc::Sender<Result<usize, Error>>,
 ) -> glommio::Result<ShardThread, ()> {
     let mut exec = LocalExecutorBuilder::new(cpu_for(n, builder.pinning))
         .name(&format!("quark-{}-shard-{n}", shared.id));
@@ -175,7 +175,9 @@ fn spawn_shard(
         } = channels;
         let Some((senders, receivers)) = connect(senders, receivers).await else {
             let reason = "could not connect the shard channels".to_string();
-            let _ = ready.send(Err(reason.clone()));
+            let _ = ready.send(Err(Error::Start {
+                reason: reason.clone(),
+            }));
             return Err(reason);
         };
         let init = shard::Init {
@@ -197,19 +199,21 @@ fn spawn_shard(
 fn wait_ready(
     shared: &Arc<Shared>,
     threads: Vec<ShardThread>,
-    ready: std::sync::mpsc::Receiver<Result<usize, String>>,
+    ready: std::sync::mpsc::Receiver<Result<usize, Error>>,
     shutdown_timeout: Duration,
 ) -> Result<Engine, Error> {
     // No deadline here: opening a log may take a long recovery. Every shard either
     // reports or drops its sender (error or panic), and connecting has its own timeout.
     for _ in 0..shared.shards {
-        let reason = match ready.recv() {
+        let error = match ready.recv() {
             Ok(Ok(_)) => continue,
-            Ok(Err(reason)) => reason,
-            Err(_) => "a shard thread died while starting".to_string(),
+            Ok(Err(error)) => error,
+            Err(_) => Error::Start {
+                reason: "a shard thread died while starting".to_string(),
+            },
         };
         abort_start(shared, threads);
-        return Err(Error::Start { reason });
+        return Err(error);
     }
     Ok(Engine {
         handle: EngineHandle::from_shared(shared.clone()),

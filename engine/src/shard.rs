@@ -273,7 +273,10 @@ pub(crate) struct Init {
 /// Builds the shard, starts its background tasks, and runs until it is closed.
 ///
 /// `ready` hears `Ok` once the shard takes work, or why it could not start.
-pub(crate) async fn run(init: Init, ready: impl FnOnce(Result<(), String>)) -> Result<(), String> {
+pub(crate) async fn run(
+    init: Init,
+    ready: impl FnOnce(Result<(), crate::Error>),
+) -> Result<(), String> {
     let Init {
         id,
         shared,
@@ -283,13 +286,19 @@ pub(crate) async fn run(init: Init, ready: impl FnOnce(Result<(), String>)) -> R
         log_dir,
         log_config,
     } = init;
+    let log_path = log_dir.clone().unwrap_or_default();
     let log = match log_dir {
         None => None,
         Some(dir) => match quark_log::Log::open(&dir, log_config).await {
             Ok(log) => Some(log),
             Err(error) => {
-                let reason = format!("opening the log in {}: {error}", dir.display());
-                ready(Err(reason.clone()));
+                let error = crate::Error::Log {
+                    shard: id,
+                    path: dir,
+                    source: error.into(),
+                };
+                let reason = error.to_string();
+                ready(Err(error));
                 return Err(reason);
             }
         },
@@ -303,8 +312,18 @@ pub(crate) async fn run(init: Init, ready: impl FnOnce(Result<(), String>)) -> R
             if let Some(log) = &log {
                 let _ = log.close().await;
             }
-            let reason = format!("rebuilding shard {id}'s durable state: {error}");
-            ready(Err(reason.clone()));
+            let error = match error {
+                crate::durable::OpenError::Read(source) => crate::Error::Log {
+                    shard: id,
+                    path: log_path,
+                    source: source.into(),
+                },
+                other => crate::Error::Start {
+                    reason: format!("rebuilding shard {id}'s durable state: {other}"),
+                },
+            };
+            let reason = error.to_string();
+            ready(Err(error));
             return Err(reason);
         }
     };

@@ -319,10 +319,12 @@ fn a_shard_that_cannot_open_its_log_fails_the_start_cleanly() {
     let first = start().unwrap();
     // The logs are locked by the running engine: a second one on the same directory fails.
     let error = start().err().unwrap();
+    // The log's own error is kept, typed: a locked directory can be told apart.
     assert!(
-        matches!(&error, Error::Start { reason } if reason.contains("locked")),
-        "{error}"
+        matches!(&error, Error::Log { source, .. } if source.is_locked()),
+        "{error:?}"
     );
+    assert!(error.to_string().contains("locked"), "{error}");
     // The first engine is untouched.
     assert_eq!(
         first.actor::<Counter>(1u64).call_blocking(Add(2)).unwrap(),
@@ -331,4 +333,54 @@ fn a_shard_that_cannot_open_its_log_fails_the_start_cleanly() {
     first.shutdown().unwrap();
     // Once it closed its logs, the directory opens again.
     start().unwrap().shutdown().unwrap();
+}
+
+/// Damage in front of acknowledged records fails the start with the log's typed corruption:
+/// the file, the offset and the position survive the trip through the shard and the engine
+/// (they used to be rendered into `Error::Start { reason }`).
+#[test]
+fn a_corrupt_log_fails_the_start_with_file_offset_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = quark_log::Config {
+        segment_bytes: 1 << 20,
+        record_bytes_max: 64 << 10,
+        batch_bytes_max: 256 << 10,
+        ..quark_log::Config::default()
+    };
+    let start = || {
+        quark::Builder::new()
+            .shards(1)
+            .spin_before_park(None)
+            .data_dir(dir.path())
+            .log_config(config.clone())
+            .start()
+    };
+    let engine = start().unwrap();
+    let journal = engine.journal();
+    // More than one group commit can hold (batch_bytes_max) follows the damaged frame.
+    for i in 0..40u8 {
+        let e = quark::journal::EventData {
+            event_type: "E".into(),
+            data: vec![i; 12 << 10],
+        };
+        let append = journal.append("s", quark::journal::ExpectedVersion::Any, vec![e]);
+        futures_lite::future::block_on(append).unwrap();
+    }
+    engine.shutdown().unwrap();
+    // Flip a byte of the first frame: the later commits prove it is not a torn tail.
+    let segment = dir.path().join("shard-0").join(format!("{:020}.seg", 0));
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[4096 + 8] ^= 0xff;
+    std::fs::write(&segment, &bytes).unwrap();
+    let error = start().err().unwrap();
+    let Error::Log {
+        shard: 0, source, ..
+    } = &error
+    else {
+        panic!("{error:?}");
+    };
+    let corruption = source.corruption().expect("a corruption");
+    assert_eq!(corruption.path, segment);
+    assert_eq!(corruption.position, 0, "{corruption}");
+    assert!(corruption.offset >= 4096, "{corruption}");
 }

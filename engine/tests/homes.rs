@@ -152,11 +152,13 @@ fn a_new_shard_count_does_not_fork_a_stream() {
 
     // Fewer shards than logs would hide history: refused, and nothing changes.
     let shrunk = engine(dir.path(), 2);
-    assert!(
-        matches!(&shrunk, Err(quark::Error::Start { reason }) if reason.contains("4 shard logs")),
-        "{:?}",
-        shrunk.as_ref().err()
-    );
+    let Err(quark::Error::Layout(layout)) = &shrunk else {
+        panic!("{:?}", shrunk.as_ref().err());
+    };
+    assert!(matches!(
+        **layout,
+        quark::LayoutError::Shrunk { logs: 4, shards: 2 }
+    ));
     let e = engine(dir.path(), 4).unwrap();
     assert_eq!(versions_of(&e, &stream), [1, 2, 3]);
     e.shutdown().unwrap();

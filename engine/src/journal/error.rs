@@ -133,12 +133,31 @@ pub enum Error {
         /// What the decoder said.
         reason: String,
     },
-    /// The log refused or lost the append (closed, failed, record too large).
-    #[error("log append failed: {0}")]
-    Append(String),
-    /// Reading the log failed (corruption, a record that vanished).
-    #[error("log read failed: {0}")]
-    Read(String),
+    /// The append's record would exceed the log's `record_bytes_max` (or holds more than
+    /// `u32::MAX` events, reported as `size` events); nothing was written.
+    #[error("record of {size} bytes exceeds record_bytes_max {max}")]
+    TooLarge {
+        /// The record's size in bytes.
+        size: usize,
+        /// The log's `record_bytes_max`.
+        max: usize,
+    },
+    /// The log failed: an append refused or lost (closed, failed), a read that met
+    /// corruption. The log's typed error is kept ([`LogError::corruption`] gives the file,
+    /// offset and position of damage).
+    ///
+    /// [`LogError::corruption`]: crate::LogError::corruption
+    #[error("log failed: {0}")]
+    Log(#[source] crate::LogError),
+    /// The index names a log record that holds no journal entry of the expected kind: the
+    /// log and the index disagree (a bug or damage that passed the checksums).
+    #[error("no journal entry of kind {kind:#06x} at log position {position}")]
+    Missing {
+        /// The record's position.
+        position: u64,
+        /// The entry kind looked for.
+        kind: u16,
+    },
     /// The engine could not run the request (shut down, no such shard, a panic).
     #[error(transparent)]
     Engine(#[from] crate::Error),
@@ -176,13 +195,17 @@ impl Error {
 
 impl From<quark_log::AppendError> for Error {
     fn from(e: quark_log::AppendError) -> Self {
-        Error::Append(e.to_string())
+        match e {
+            // Bad input, not a log failure: nothing was written and trying again fails again.
+            quark_log::AppendError::TooLarge { size, max } => Error::TooLarge { size, max },
+            other => Error::Log(other.into()),
+        }
     }
 }
 
 impl From<quark_log::ReadError> for Error {
     fn from(e: quark_log::ReadError) -> Self {
-        Error::Read(e.to_string())
+        Error::Log(e.into())
     }
 }
 

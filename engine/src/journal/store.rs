@@ -168,7 +168,10 @@ impl Journal {
         for e in events {
             check_type(e.event_type)?;
         }
-        let count = u32::try_from(events.len()).map_err(|_| Error::Append("too many".into()))?;
+        let count = u32::try_from(events.len()).map_err(|_| Error::TooLarge {
+            size: events.len(),
+            max: self.inner.core.log().config().record_bytes_max,
+        })?;
         self.inner.core.settle();
         let mut commit = Commit::new();
         let first = self.stage_events(&mut commit, stream, expected, events, count)?;
@@ -363,9 +366,7 @@ impl Journal {
         let record = self.inner.log.read(position)?;
         let entry = record.entries().find(|e| e.kind == kind);
         let Some(named) = entry.and_then(|e| codec::decode_named(e.payload)) else {
-            return Err(Error::Read(format!(
-                "no journal entry at position {position}"
-            )));
+            return Err(Error::Missing { position, kind });
         };
         let mut data = AlignedVec::<16>::with_capacity(named.data.len());
         data.extend_from_slice(named.data);

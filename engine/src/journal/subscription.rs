@@ -97,7 +97,8 @@ impl Subscription {
                 // The tail ends when the log closes or fails: only a close is a clean end.
                 None => {
                     let failure = self.journal.log().failure()?;
-                    return Some(Err(Error::Read(format!("the log failed: {failure}"))));
+                    let failed = quark_log::AppendError::Failed(failure);
+                    return Some(Err(Error::Log(failed.into())));
                 }
             };
             let skip = if record.position() == self.start.log {

@@ -120,7 +120,7 @@ fn expected_version_conflicts_write_nothing() {
         let err = j
             .append("s", ExpectedVersion::Exact(2), &[ev("A", &big)])
             .await;
-        assert!(matches!(err, Err(Error::Append(_))));
+        assert!(matches!(err, Err(Error::TooLarge { .. })), "{err:?}");
         // The refused oversized append gave its version back.
         j.append("s", ExpectedVersion::Exact(2), &[ev("A", b"3")])
             .await
@@ -394,5 +394,19 @@ fn records_of_other_kinds_are_skipped_and_shared_records_still_index() {
         j.append("s", ExpectedVersion::Exact(2), &[ev("C", b"3")])
             .await
             .unwrap();
+    });
+}
+
+/// A log failure reaches the caller typed (it used to be `Error::Append(String)`).
+#[test]
+fn an_append_to_a_closed_log_keeps_the_log_error() {
+    run(|dir| async move {
+        let j = open(dir.path()).await;
+        j.log().close().await.unwrap();
+        let err = j.append("s", ExpectedVersion::Any, &[ev("A", b"1")]).await;
+        let Err(Error::Log(crate::LogError::Append(inner))) = &err else {
+            panic!("{err:?}");
+        };
+        assert!(matches!(**inner, quark_log::AppendError::Closed), "{inner}");
     });
 }

@@ -117,7 +117,10 @@ fn a_refused_append_gives_its_versions_back() {
         let refused = j
             .append("s", ExpectedVersion::NoStream, &[ev("A", &big)])
             .await;
-        assert!(matches!(refused, Err(Error::Append(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(Error::TooLarge { .. })),
+            "{refused:?}"
+        );
         let done = j
             .append("s", ExpectedVersion::NoStream, &[ev("A", b"1")])
             .await
@@ -185,7 +188,7 @@ fn a_projection_state_too_large_for_a_record_stops_the_runner_with_an_error() {
         let mut sub = j.subscribe(Hoard::NAME, Hoard::filter()).unwrap();
         let state = std::cell::RefCell::new(Vec::new());
         let result = super::projection::run::<Hoard>(&mut sub, &state).await;
-        assert!(matches!(result, Err(Error::Append(_))), "{result:?}");
+        assert!(matches!(result, Err(Error::TooLarge { .. })), "{result:?}");
     });
 }
 
@@ -229,6 +232,6 @@ fn a_projection_runner_reports_a_failed_log_as_an_error() {
         });
         let result = super::projection::run::<Hoard>(&mut sub, &state).await;
         drop(fail.await);
-        assert!(matches!(result, Err(Error::Read(_))), "{result:?}");
+        assert!(matches!(result, Err(Error::Log(_))), "{result:?}");
     });
 }
