@@ -36,6 +36,19 @@ pub enum CorruptReason {
     MissingSeal,
     #[error("valid frames follow a damaged frame further than one commit can reach")]
     DamageBeforeValidFrames,
+    #[error("a frame names a group commit that starts after the frame")]
+    BadCommit,
+    #[error(
+        "damage with a frame of a later, acknowledged group commit behind it \
+         (not a torn last write)"
+    )]
+    AcknowledgedBehindDamage,
+    #[error("damage with a valid seal frame behind it (not a torn last write)")]
+    SealBehindDamage,
+    #[error("segment file shorter than it was created: it was cut (an interrupted copy?)")]
+    Truncated,
+    #[error("segment does not follow the one before it: a segment is missing")]
+    MissingSegment,
 }
 
 /// Corruption found in a segment file.
@@ -87,7 +100,7 @@ pub enum OpenError {
     Missing(PathBuf),
     #[error("log {0} is locked by another process")]
     Locked(PathBuf),
-    #[error("log {path} uses format version {version}, this build reads version 1")]
+    #[error("log {path} uses format version {version}, this build reads versions 1 and 2")]
     UnsupportedVersion { path: PathBuf, version: u32 },
     #[error(transparent)]
     Corrupt(#[from] Corruption),

@@ -2,8 +2,9 @@
 //! records. Never writes: a torn tail is reported (as recovery would cut it), not cut.
 //!
 //! Invariants: the inspector holds the directory's lock for its whole life, so no `Log` can
-//! write underneath it (and it refuses to run while one is open); everything it reports as
-//! corrupt names the file, the offset and the position.
+//! write underneath it (and it refuses to run while one is open); it opens every file for
+//! reading only, so it works on a read-only copy; everything it reports as corrupt names the
+//! file, the offset and the position; it reads the tail segment in bounded chunks.
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -12,9 +13,10 @@ use std::rc::Rc;
 use rkyv::util::AlignedVec;
 
 use crate::error::{CorruptReason, Corruption, IoFailure, OpenError};
-use crate::frame::{self, HeaderProblem, SEGMENT_HEADER_LEN, SegmentKind};
+use crate::frame::{self, HeaderProblem, SegmentKind};
 use crate::reader::Snapshot;
-use crate::recovery::{FORMAT_FILE, FORMAT_TEXT, Truncation, scan_tail};
+use crate::recovery::{FORMAT_FILE, Truncation, position_at};
+use crate::scan::{FileSource, Limits, scan_tail};
 use crate::segment::{self, Sealed, corrupt};
 
 /// A read-only view of a closed log directory.
@@ -75,13 +77,8 @@ impl Inspector {
         batch_bytes_max: usize,
     ) -> Result<Inspector, OpenError> {
         let dir = dir.as_ref();
-        let reach = (batch_bytes_max as u64).saturating_add(crate::writer::BLOCK);
-        let format = dir.join(FORMAT_FILE);
-        match std::fs::read(&format) {
-            Ok(t) if t == FORMAT_TEXT.as_bytes() => {}
-            Ok(_) => return Err(OpenError::NotALog(dir.into(), "FORMAT file not recognized")),
-            Err(_) => return Err(OpenError::NotALog(dir.into(), "no FORMAT file")),
-        }
+        let limits = Limits::new(batch_bytes_max);
+        check_format(dir)?;
         let lock = crate::dir_lock::DirLock::take_blocking(dir)?;
         let mut segments = segment::list(dir)?.segments;
         let last = segments.pop();
@@ -92,7 +89,7 @@ impl Inspector {
         let mut tail = None;
         let mut tail_chunks = None;
         if let Some((base, path)) = last {
-            match inspect_tail(base, &path, reach)? {
+            match inspect_tail(base, &path, limits)? {
                 Tail::Sealed(s) => sealed.push(Rc::new(s)),
                 Tail::Blank => {}
                 Tail::Plain(view, data) => {
@@ -155,15 +152,38 @@ impl Inspector {
     }
 }
 
+/// Checks `dir/FORMAT`, telling a missing file from an unreadable one and from a newer
+/// format version.
+pub(crate) fn check_format(dir: &Path) -> Result<(), OpenError> {
+    let format = dir.join(FORMAT_FILE);
+    match std::fs::read(&format) {
+        Ok(t) if crate::recovery::format_readable(&t) => Ok(()),
+        Ok(t) => match t.strip_prefix(b"quark-log format ") {
+            Some(v) => Err(OpenError::UnsupportedVersion {
+                path: format,
+                version: String::from_utf8_lossy(v).trim().parse().unwrap_or(0),
+            }),
+            None => Err(OpenError::NotALog(dir.into(), "FORMAT file not recognized")),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => Err(OpenError::NotALog(dir.into(), "no FORMAT file")),
+            Ok(_) => Err(OpenError::NotALog(dir.into(), "not a directory")),
+            Err(e) => Err(IoFailure::new("stat", dir, e).into()),
+        },
+        Err(e) => Err(IoFailure::new("read", &format, e).into()),
+    }
+}
+
 enum Tail {
     Sealed(Sealed),
     Blank,
     Plain(TailView, AlignedVec),
 }
 
-fn inspect_tail(base: u64, path: &Path, reach: u64) -> Result<Tail, OpenError> {
-    let b = std::fs::read(path).map_err(io("read", path))?;
-    let header = match frame::decode_segment_header(&b) {
+fn inspect_tail(base: u64, path: &Path, limits: Limits) -> Result<Tail, OpenError> {
+    let src = FileSource::open(path).map_err(io("open", path))?;
+    let block = src.header_block().map_err(io("read", path))?;
+    let header = match frame::decode_segment_header(&block) {
         Ok(h) => h,
         Err(HeaderProblem::Blank) => return Ok(Tail::Blank),
         Err(HeaderProblem::Corrupt(r)) => return Err(corrupt(path, 0, base, r).into()),
@@ -180,34 +200,21 @@ fn inspect_tail(base: u64, path: &Path, reach: u64) -> Result<Tail, OpenError> {
     if header.kind == SegmentKind::Compacted {
         return Ok(Tail::Sealed(Sealed::open(path, base, None)?));
     }
-    let (scan, damage) = match scan_tail(&b, base, reach) {
-        Ok(s) => (s, None),
-        Err((offset, reason)) => {
-            let c = corrupt(path, offset, base + offset - SEGMENT_HEADER_LEN, reason);
-            let valid = offset - SEGMENT_HEADER_LEN;
-            let s = crate::recovery::TailScan {
-                valid,
-                records: 0,
-                sealed: None,
-                cut: None,
-            };
-            (s, Some(c))
-        }
-    };
+    let scan = scan_tail(&src, &header, limits).map_err(io("read", path))?;
     if let Some(end) = scan.sealed {
         return Ok(Tail::Sealed(Sealed::open(path, base, Some(end))?));
     }
-    let torn = scan.cut.map(|(from, to, frames, reason)| Truncation {
+    let damage = scan
+        .damage
+        .map(|d| corrupt(path, d.offset, position_at(base, d.offset), d.reason));
+    let torn = scan.cut.map(|c| Truncation {
         path: path.to_path_buf(),
-        offset: from,
-        position: base + from - SEGMENT_HEADER_LEN,
-        bytes: to - from,
-        frames,
-        reason,
+        offset: c.from,
+        position: position_at(base, c.from),
+        bytes: c.to - c.from,
+        frames: c.frames,
+        reason: c.reason,
     });
-    let start = SEGMENT_HEADER_LEN as usize;
-    let mut data = AlignedVec::with_capacity(scan.valid as usize);
-    data.extend_from_slice(&b[start..start + scan.valid as usize]);
     let view = TailView {
         base,
         records: scan.records,
@@ -215,5 +222,5 @@ fn inspect_tail(base: u64, path: &Path, reach: u64) -> Result<Tail, OpenError> {
         torn,
         damage,
     };
-    Ok(Tail::Plain(view, data))
+    Ok(Tail::Plain(view, scan.data))
 }

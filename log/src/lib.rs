@@ -28,10 +28,12 @@
 //!   the only module allowed `unsafe`.
 //! - `writer`: the active segment and the group-commit flusher task.
 //! - `log`: the [`Log`] handle (append, read, stats, close) and the shared state.
-//! - `recovery`: opening a log, the tail scan and truncation rules.
+//! - `recovery`: opening a log and applying the tail scan's decision.
+//! - `scan`: the bounded-memory tail scan: torn last write (cut) or damage (error).
 //! - `reader`: [`Snapshot`] iteration and the [`TailReader`].
 //! - `retention`: [`Log::retire`] and [`Log::compact`].
 //! - `inspect`: [`Inspector`], the read-only offline view behind the `quark-log` tool.
+//! - `repair`: [`Repair`], the operator's explicit cut behind `quark-log repair`.
 //! - `record`: [`RecordBuilder`], [`Record`], [`Entry`] and the rkyv helpers.
 //! - [`storage`]: the storage seam ([`storage::Storage`]): the real device and the simulated
 //!   one that loses un-synced writes at a seeded power loss.
@@ -70,7 +72,9 @@ mod notify;
 mod reader;
 mod record;
 mod recovery;
+mod repair;
 mod retention;
+mod scan;
 mod segment;
 mod stats;
 pub mod storage;
@@ -86,5 +90,6 @@ pub use log::{Log, Submitted};
 pub use reader::{Iter, Snapshot, TailReader};
 pub use record::{Entry, Record, RecordBuilder};
 pub use recovery::{FORMAT_FILE, RecoveryReport, Truncation};
+pub use repair::{Repair, RepairError};
 pub use retention::CompactReport;
 pub use stats::Stats;

@@ -204,10 +204,14 @@ impl Inner {
         };
         let start = batch.bytes.len();
         batch.bytes.resize(start + flen as usize, 0);
+        // The frame names its commit (the batch's first position): recovery uses it to tell a
+        // torn last write from damage in front of acknowledged frames.
+        let commit = batch.first;
         frame::write_record(
             &mut batch.bytes.as_mut_slice()[start..],
             position,
             time_us,
+            commit,
             &parts,
         );
         batch.end = position + flen;

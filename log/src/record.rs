@@ -153,7 +153,7 @@ impl Record {
     /// The entries, in the order they were pushed.
     pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
         let b = self.backing.bytes();
-        let body = &b[self.at + FRAME_HEADER_LEN..self.at + self.header.frame_len()];
+        let body = &b[self.at + self.header.header_len()..self.at + self.header.frame_len()];
         frame::entries(body).map(|(kind, payload)| Entry { kind, payload })
     }
 

@@ -1,18 +1,17 @@
 //! Opening a log: directory checks, the lock, and crash recovery of the tail segment.
 //!
-//! Recovery rules (see `docs/log-format.md`):
+//! Recovery rules (see `docs/log-format.md`, "Recovery rules"):
 //! 1. Sealed segments are mapped and their headers checked; their frames are checked when read.
-//! 2. The last segment is scanned from its first frame. The scan stops at zero bytes (a clean
-//!    end), at a seal frame (the segment was sealed; a new one is started), or at the first
-//!    frame that fails validation.
-//! 3. Whatever non-zero bytes follow the stop point were never acknowledged *if* they lie
-//!    within one write's reach (`batch_bytes_max` plus one block): they are zero-filled and
-//!    reported. A valid frame further away means acknowledged records sit behind damage, which
-//!    is reported as corruption and changes nothing.
+//! 2. The last segment is scanned by [`crate::scan`], which decides between "the torn end of
+//!    the last, unacknowledged write" (cut: zero-filled, reported in the [`RecoveryReport`])
+//!    and "damage with acknowledged data behind it" (`OpenError::Corrupt`).
+//! 3. The decision is made before anything is written or removed: an open that fails on
+//!    corruption leaves the segment files as it found them.
 //! 4. A last segment whose header block is all zeros was being created when the process died;
 //!    it held no acknowledged record and is removed.
 //!
-//! Opening does blocking `std::fs` work: it runs once per log, before the shard serves traffic.
+//! Opening reads with blocking `std::fs` calls (it runs once per log, before the shard serves
+//! traffic); every change it makes goes through the storage seam.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -24,9 +23,10 @@ use rkyv::util::AlignedVec;
 use crate::config::Config;
 use crate::dir_lock::DirLock;
 use crate::error::{CorruptReason, IoFailure, OpenError};
-use crate::frame::{self, Decoded, HeaderProblem, SEGMENT_HEADER_LEN, SegmentKind};
+use crate::frame::{self, HeaderProblem, SEGMENT_HEADER_LEN, SegmentKind};
 use crate::log::{Inner, Log, State};
 use crate::notify::Notify;
+use crate::scan::{FileSource, Limits, scan_tail};
 use crate::segment::{self, Sealed, SealedError, corrupt};
 use crate::stats::Stats;
 use crate::storage::{OpenMode, Storage};
@@ -35,7 +35,14 @@ use crate::writer::{self, Active, BLOCK};
 /// Name of the file that marks a directory as a Quark log, with the format version.
 pub const FORMAT_FILE: &str = "FORMAT";
 /// Contents of [`FORMAT_FILE`].
-pub const FORMAT_TEXT: &str = "quark-log format 1\n";
+pub const FORMAT_TEXT: &str = "quark-log format 2\n";
+/// Contents of [`FORMAT_FILE`] in a directory created by a version 1 build (still read).
+pub const FORMAT_TEXT_V1: &str = "quark-log format 1\n";
+
+/// Whether `text` is a `FORMAT` file this build reads.
+pub(crate) fn format_readable(text: &[u8]) -> bool {
+    text == FORMAT_TEXT.as_bytes() || text == FORMAT_TEXT_V1.as_bytes()
+}
 
 /// What recovery found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -71,77 +78,6 @@ pub struct Truncation {
     pub reason: Option<CorruptReason>,
 }
 
-/// Result of scanning a tail segment's bytes.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct TailScan {
-    /// Valid data bytes after the segment header.
-    pub valid: u64,
-    pub records: u64,
-    /// `Some(end)` if the segment ends with a seal frame.
-    pub sealed: Option<u64>,
-    /// File offset range `[from, to)` to zero-fill, frames cut, and the reason.
-    pub cut: Option<(u64, u64, u64, Option<CorruptReason>)>,
-}
-
-/// Scans a plain tail segment (whole file in `b`) whose base is `base`.
-///
-/// `reach` is the furthest a torn write can extend past the last durable byte.
-pub(crate) fn scan_tail(b: &[u8], base: u64, reach: u64) -> Result<TailScan, (u64, CorruptReason)> {
-    let mut at = SEGMENT_HEADER_LEN as usize;
-    let mut records = 0u64;
-    let reason = loop {
-        let pos = base + (at as u64 - SEGMENT_HEADER_LEN);
-        match frame::decode_frame(b, at, Some(pos)) {
-            Ok(Decoded::Record(h)) => {
-                records += 1;
-                at += h.frame_len();
-            }
-            Ok(Decoded::Seal(end)) => {
-                let valid = at as u64 - SEGMENT_HEADER_LEN;
-                return Ok(TailScan {
-                    valid,
-                    records,
-                    sealed: Some(end),
-                    cut: None,
-                });
-            }
-            Ok(Decoded::End) => break None,
-            Err(r) => break Some(r),
-        }
-    };
-    let valid = at as u64 - SEGMENT_HEADER_LEN;
-    let extent = b.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1).max(at);
-    if extent == at {
-        return Ok(TailScan {
-            valid,
-            records,
-            sealed: None,
-            cut: None,
-        });
-    }
-    // Valid frames behind the stop point: unacknowledged if within one write's reach,
-    // otherwise acknowledged data behind damage.
-    let mut frames = 1u64;
-    let mut off = at + frame::FRAME_ALIGN;
-    while off + frame::FRAME_HEADER_LEN <= extent {
-        let pos = base + (off as u64 - SEGMENT_HEADER_LEN);
-        let named = frame::read_frame_header(&b[off..]).map(|h| h.position);
-        if named == Some(pos) && frame::decode_frame(b, off, Some(pos)).is_ok() {
-            if (off - at) as u64 > reach {
-                return Err((at as u64, CorruptReason::DamageBeforeValidFrames));
-            }
-            frames += 1;
-        }
-        off += frame::FRAME_ALIGN;
-    }
-    Ok(TailScan {
-        valid,
-        records,
-        sealed: None,
-        cut: Some((at as u64, extent as u64, frames, reason)),
-    })
-}
-
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> IoFailure + 'a {
     move |e| IoFailure::new(op, path, e)
 }
@@ -167,7 +103,7 @@ async fn prepare_dir(
     let lock = DirLock::take(dir).await?;
     let format = dir.join(FORMAT_FILE);
     match std::fs::read(&format) {
-        Ok(text) if text == FORMAT_TEXT.as_bytes() => {}
+        Ok(text) if format_readable(&text) => {}
         Ok(text) if text.starts_with(b"quark-log format ") => {
             let v = String::from_utf8_lossy(&text[17..])
                 .trim()
@@ -250,8 +186,7 @@ async fn create_dir_durably(dir: &Path, storage: &dyn Storage) -> Result<(), IoF
     Ok(())
 }
 
-/// Recovers the last segment. Returns the active segment's pieces, or `None` when the last
-/// segment turned out sealed, blank or compacted (a new active segment must be started).
+/// The valid bytes of a tail segment that stays the active one.
 struct TailState {
     base: u64,
     path: PathBuf,
@@ -260,23 +195,28 @@ struct TailState {
     data: AlignedVec,
 }
 
-async fn recover_tail(
-    base: u64,
-    path: &Path,
-    config: &Config,
-    storage: &dyn Storage,
-    report: &mut RecoveryReport,
-) -> Result<Result<TailState, Option<Sealed>>, OpenError> {
-    let b = std::fs::read(path).map_err(io("read", path))?;
-    let header = match frame::decode_segment_header(&b) {
+/// What recovery decided about the last segment, before anything is changed.
+enum TailPlan {
+    /// The tail stays the active segment, after the cut of its torn last write (if any).
+    Active(TailState, Option<Truncation>),
+    /// The last segment is sealed or compacted: a new active segment starts after it.
+    Sealed(Sealed),
+    /// Its header never became durable, so it never held a record: the file is removed.
+    Blank,
+}
+
+/// Position of file offset `offset` in a plain segment starting at `base`.
+pub(crate) fn position_at(base: u64, offset: u64) -> u64 {
+    base.saturating_add(offset.saturating_sub(SEGMENT_HEADER_LEN))
+}
+
+/// Reads and decides about the last segment (see [`crate::scan`]); changes nothing.
+fn plan_tail(base: u64, path: &Path, config: &Config) -> Result<TailPlan, OpenError> {
+    let src = FileSource::open(path).map_err(io("open", path))?;
+    let block = src.header_block().map_err(io("read", path))?;
+    let header = match frame::decode_segment_header(&block) {
         Ok(h) => h,
-        Err(HeaderProblem::Blank) => {
-            let shown = path.display();
-            tracing::warn!(path = %shown, "removing a segment whose creation never finished");
-            storage.remove(path).await.map_err(io("remove", path))?;
-            report.removed_blank_segment = Some(path.to_path_buf());
-            return Ok(Err(None));
-        }
+        Err(HeaderProblem::Blank) => return Ok(TailPlan::Blank),
         Err(HeaderProblem::Corrupt(r)) => return Err(corrupt(path, 0, base, r).into()),
         Err(HeaderProblem::Version(v)) => {
             return Err(OpenError::UnsupportedVersion {
@@ -289,43 +229,70 @@ async fn recover_tail(
         return Err(corrupt(path, 0, base, CorruptReason::NameMismatch).into());
     }
     if header.kind == SegmentKind::Compacted {
-        return Ok(Err(Some(Sealed::open(path, base, None)?)));
+        return Ok(TailPlan::Sealed(Sealed::open(path, base, None)?));
     }
-    let reach = (config.batch_bytes_max as u64).saturating_add(BLOCK);
-    let scan = scan_tail(&b, base, reach).map_err(|(offset, reason)| {
-        corrupt(path, offset, base + offset - SEGMENT_HEADER_LEN, reason)
-    })?;
+    let limits = Limits::new(config.batch_bytes_max);
+    let scan = scan_tail(&src, &header, limits).map_err(io("read", path))?;
+    if let Some(d) = scan.damage {
+        return Err(corrupt(path, d.offset, position_at(base, d.offset), d.reason).into());
+    }
     if let Some(end) = scan.sealed {
         let sealed = Sealed::open(path, base, Some(end))?;
         sealed.records.set(Some(scan.records));
-        return Ok(Err(Some(sealed)));
+        return Ok(TailPlan::Sealed(sealed));
     }
-    if let Some((from, to, frames, reason)) = scan.cut {
-        let t = Truncation {
-            path: path.to_path_buf(),
-            offset: from,
-            position: base + from - SEGMENT_HEADER_LEN,
-            bytes: to - from,
-            frames,
-            reason,
-        };
-        tracing::warn!(
-            path = %path.display(), offset = t.offset, position = t.position, bytes = t.bytes,
-            frames = t.frames, reason = ?t.reason, "truncating torn log tail"
-        );
-        zero_fill(storage, path, from, to).await?;
-        report.truncation = Some(t);
-    }
-    let start = SEGMENT_HEADER_LEN as usize;
-    let mut data = AlignedVec::with_capacity(scan.valid as usize);
-    data.extend_from_slice(&b[start..start + scan.valid as usize]);
-    Ok(Ok(TailState {
+    let cut = scan.cut.map(|c| Truncation {
+        path: path.to_path_buf(),
+        offset: c.from,
+        position: position_at(base, c.from),
+        bytes: c.to - c.from,
+        frames: c.frames,
+        reason: c.reason,
+    });
+    let tail = TailState {
         base,
         path: path.to_path_buf(),
         valid: scan.valid,
         records: scan.records,
-        data,
-    }))
+        data: scan.data,
+    };
+    Ok(TailPlan::Active(tail, cut))
+}
+
+/// Applies the plan for the last segment: the cut or the removal. Returns the active tail.
+async fn apply_tail(
+    plan: Option<TailPlan>,
+    last: Option<&Path>,
+    storage: &dyn Storage,
+    sealed: &mut BTreeMap<u64, Rc<Sealed>>,
+    report: &mut RecoveryReport,
+) -> Result<Option<TailState>, OpenError> {
+    match (plan, last) {
+        (Some(TailPlan::Active(t, cut)), _) => {
+            if let Some(c) = cut {
+                tracing::warn!(
+                    path = %c.path.display(), offset = c.offset, position = c.position,
+                    bytes = c.bytes, frames = c.frames, reason = ?c.reason,
+                    "cutting the torn last write of the log"
+                );
+                zero_fill(storage, &c.path, c.offset, c.offset + c.bytes).await?;
+                report.truncation = Some(c);
+            }
+            Ok(Some(t))
+        }
+        (Some(TailPlan::Sealed(s)), _) => {
+            sealed.insert(s.base(), Rc::new(s));
+            Ok(None)
+        }
+        (Some(TailPlan::Blank), Some(path)) => {
+            let shown = path.display();
+            tracing::warn!(path = %shown, "removing a segment whose creation never finished");
+            storage.remove(path).await.map_err(io("remove", path))?;
+            report.removed_blank_segment = Some(path.to_path_buf());
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Zeroes file offsets `[from, to)` durably. Writes are whole blocks (O_DIRECT): the bytes of
@@ -346,14 +313,18 @@ async fn zero_fill(
         .read_at(start, (from - start) as usize)
         .await
         .map_err(io("read", path))?;
-    let len = usize::try_from(end - start)
-        .map_err(|e| IoFailure::new("zero-fill", path, std::io::Error::other(e)))?;
-    let mut buf = f.alloc(len);
-    buf.as_bytes_mut().fill(0);
-    buf.as_bytes_mut()[..keep.len()].copy_from_slice(&keep);
-    f.write_at(buf, start)
-        .await
-        .map_err(io("zero-fill", path))?;
+    // One bounded chunk at a time: the cut may reach far into a large file.
+    let mut at = start;
+    while at < end {
+        let len = (end - at).min(crate::scan::CHUNK as u64) as usize;
+        let mut buf = f.alloc(len);
+        buf.as_bytes_mut().fill(0);
+        if at == start {
+            buf.as_bytes_mut()[..keep.len()].copy_from_slice(&keep);
+        }
+        f.write_at(buf, at).await.map_err(io("zero-fill", path))?;
+        at += len as u64;
+    }
     f.sync_data().await.map_err(io("fdatasync", path))?;
     f.close().await.map_err(io("close", path))
 }
@@ -378,9 +349,20 @@ pub(crate) async fn open(
     let lock = prepare_dir(dir, &config, &*storage).await?;
     let names = storage.list(dir).await.map_err(io("read dir", dir))?;
     let listing = segment::classify(dir, &names);
+    let mut sealed = BTreeMap::new();
+    let mut segments = listing.segments;
+    let last = segments.pop();
+    for (base, path) in &segments {
+        sealed.insert(*base, Rc::new(Sealed::open(path, *base, None)?));
+    }
+    // Decide about the tail before changing anything: damage leaves the files as they were.
+    let plan = match &last {
+        Some((base, path)) => Some(plan_tail(*base, path, &config)?),
+        None => None,
+    };
     let mut report = RecoveryReport::default();
-    if names.iter().any(|n| n == writer::SPARE_NAME) {
-        let spare = dir.join(writer::SPARE_NAME);
+    let spare = dir.join(writer::SPARE_NAME);
+    if names.iter().any(|n| n == writer::SPARE_NAME) && spare.is_file() {
         storage.remove(&spare).await.map_err(io("remove", &spare))?;
         report.removed_leftovers.push(spare);
     }
@@ -391,24 +373,8 @@ pub(crate) async fn open(
             .map_err(io("remove", leftover))?;
         report.removed_leftovers.push(leftover.clone());
     }
-    let mut sealed = BTreeMap::new();
-    let mut segments = listing.segments;
-    let last = segments.pop();
-    for (base, path) in &segments {
-        sealed.insert(*base, Rc::new(Sealed::open(path, *base, None)?));
-    }
-    let tail = match &last {
-        Some((base, path)) => recover_tail(*base, path, &config, &*storage, &mut report).await?,
-        None => Err(None),
-    };
-    let tail = match tail {
-        Ok(t) => Some(t),
-        Err(Some(s)) => {
-            sealed.insert(s.base(), Rc::new(s));
-            None
-        }
-        Err(None) => None,
-    };
+    let last_path = last.as_ref().map(|(_, p)| p.as_path());
+    let tail = apply_tail(plan, last_path, &*storage, &mut sealed, &mut report).await?;
     // Where a fresh active segment starts (only needed without a tail): after the last sealed
     // one, else where the removed blank segment started, else at 0.
     let fresh_base = match (&tail, sealed.values().next_back()) {
@@ -416,12 +382,14 @@ pub(crate) async fn open(
         (None, Some(s)) => s.end().map_err(|e| s.as_corruption(e))?.unwrap_or(0),
         (None, None) => last.as_ref().map_or(0, |(b, _)| *b),
     };
+    let prev = sealed.keys().next_back().copied();
     let opened = Opened {
         sealed,
         lock,
         report,
         tail,
         fresh_base,
+        prev,
     };
     let inner = build_inner(dir, config, storage, opened).await?;
     let r = &inner.recovery;
@@ -441,6 +409,8 @@ struct Opened {
     report: RecoveryReport,
     tail: Option<TailState>,
     fresh_base: u64,
+    /// Base of the last sealed segment, which a fresh active segment follows.
+    prev: Option<u64>,
 }
 
 async fn build_inner(
@@ -455,6 +425,7 @@ async fn build_inner(
         mut report,
         tail,
         fresh_base,
+        prev,
     } = opened;
     let active_base = tail.as_ref().map_or(fresh_base, |t| t.base);
     let state = State {
@@ -493,7 +464,7 @@ async fn build_inner(
     });
     let active = match tail {
         Some(t) => open_active(&*inner.storage, t).await?,
-        None => writer::create_segment(&inner, fresh_base).await?,
+        None => writer::create_segment(&inner, fresh_base, prev).await?,
     };
     let end = active.base + active.written;
     {
@@ -562,71 +533,4 @@ async fn open_active(storage: &dyn Storage, t: TailState) -> Result<Active, Open
         chunks,
         records: t.records,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Frame length of the test records: 32-byte header, 16-byte entry header, 48 payload.
-    const F: usize = 96;
-
-    fn segment(records: usize) -> Vec<u8> {
-        let mut b = vec![0u8; SEGMENT_HEADER_LEN as usize];
-        for i in 0..records {
-            let pos = b.len() as u64 - SEGMENT_HEADER_LEN;
-            frame::encode_record(&mut b, pos, 0, &[(1, &[i as u8; 40])]);
-        }
-        b.resize(b.len() + 8192, 0);
-        b
-    }
-
-    #[test]
-    fn clean_tail_scans_to_the_end() {
-        let b = segment(5);
-        let s = scan_tail(&b, 0, 1 << 20).unwrap();
-        assert_eq!(s.records, 5);
-        assert_eq!(s.cut, None);
-        assert_eq!(s.valid, 5 * F as u64);
-    }
-
-    #[test]
-    fn torn_last_frame_is_cut() {
-        let mut b = segment(5);
-        let last = SEGMENT_HEADER_LEN as usize + 4 * F;
-        b[last + 40] ^= 0xff;
-        let s = scan_tail(&b, 0, 1 << 20).unwrap();
-        assert_eq!(s.records, 4);
-        assert_eq!(s.valid, 4 * F as u64);
-        let (from, to, frames, reason) = s.cut.unwrap();
-        assert_eq!(from, last as u64);
-        // The extent ends at the last non-zero byte: the payload, not its padding.
-        assert_eq!(to, (last + 32 + 16 + 40) as u64);
-        assert_eq!(frames, 1);
-        assert_eq!(reason, Some(CorruptReason::Checksum));
-    }
-
-    #[test]
-    fn damage_far_before_valid_frames_is_corruption() {
-        let mut b = segment(50);
-        let at = SEGMENT_HEADER_LEN as usize + 3 * F;
-        b[at + 40] ^= 0xff;
-        // A write reaches at most 1 KiB here, and valid frames lie 4.4 KiB further.
-        let e = scan_tail(&b, 0, 1024).unwrap_err();
-        assert_eq!(e, (at as u64, CorruptReason::DamageBeforeValidFrames));
-        // Within reach, the same damage is a torn tail.
-        let s = scan_tail(&b, 0, 1 << 20).unwrap();
-        assert_eq!(s.cut.unwrap().2, 47);
-    }
-
-    #[test]
-    fn garbage_after_zero_header_is_cut() {
-        let mut b = segment(2);
-        let end = SEGMENT_HEADER_LEN as usize + 2 * F;
-        b[end + 100] = 7;
-        let s = scan_tail(&b, 0, 1 << 20).unwrap();
-        assert_eq!(s.records, 2);
-        let (from, to, _, reason) = s.cut.unwrap();
-        assert_eq!((from, to, reason), (end as u64, end as u64 + 101, None));
-    }
 }

@@ -149,11 +149,8 @@ impl Log {
             .map_err(|e| seg.as_corruption(e))?
             .unwrap_or(seg.base());
         let mut out = vec![0u8; SEGMENT_HEADER_LEN as usize];
-        let header = SegmentHeader {
-            kind: SegmentKind::Compacted,
-            base: seg.base(),
-            end,
-        };
+        let prev = seg.header.prev;
+        let header = SegmentHeader::new(SegmentKind::Compacted, seg.base(), end, prev, 0);
         frame::encode_segment_header(&header, &mut out);
         let mut live = 0u64;
         for position in seg.positions().map_err(|e| seg.as_corruption(e))? {

@@ -196,7 +196,14 @@ pub(crate) async fn drop_spare(inner: &Inner) {
 
 /// Creates (or takes the prepared spare as) the segment file starting at `base`, with its
 /// header, allocation and directory entry durable before it is used.
-pub(crate) async fn create_segment(inner: &Inner, base: u64) -> Result<Active, IoFailure> {
+///
+/// `prev` is the base of the segment it follows (`None` for the log's first segment): the header
+/// names it, so a deleted segment is detected.
+pub(crate) async fn create_segment(
+    inner: &Inner,
+    base: u64,
+    prev: Option<u64>,
+) -> Result<Active, IoFailure> {
     let path = inner.dir.join(segment_name(base));
     let spare = inner.spare.borrow_mut().take();
     let file = match spare {
@@ -212,11 +219,8 @@ pub(crate) async fn create_segment(inner: &Inner, base: u64) -> Result<Active, I
     };
     let mut buf = file.alloc(BLOCK as usize);
     buf.as_bytes_mut().fill(0);
-    let header = SegmentHeader {
-        kind: SegmentKind::Plain,
-        base,
-        end: 0,
-    };
+    let size = inner.config.segment_bytes;
+    let header = SegmentHeader::new(SegmentKind::Plain, base, 0, prev, size);
     frame::encode_segment_header(&header, buf.as_bytes_mut());
     let n = file
         .write_at(buf, 0)
@@ -262,7 +266,7 @@ async fn roll(inner: &Rc<Inner>, active: &mut Active, next_base: u64) -> Result<
     })?;
     sealed.records.set(Some(active.records));
     let had_spare = inner.spare.borrow().is_some();
-    let new_active = create_segment(inner, next_base).await?;
+    let new_active = create_segment(inner, next_base, Some(active.base)).await?;
     {
         let mut st = inner.state.borrow_mut();
         st.stats.segment_rolls += 1;

@@ -207,3 +207,91 @@ fn a_huge_batch_bytes_max_saturates_instead_of_overflowing() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("torn tail"), "{out}");
 }
+
+/// Bug (defect 1): one flipped byte in the tail silently dropped every acknowledged record
+/// behind it. Now open refuses, naming the position, and the operator accepts the loss
+/// explicitly: `repair --truncate-at POS` shows the cut and changes nothing without `--yes`;
+/// with it, the log opens at POS with every record before it.
+#[test]
+fn repair_cuts_only_when_told_to() {
+    let dir = common::tempdir();
+    let path = dir.path().join("log");
+    let positions = make_log(&path, 40);
+    let segment = path.join("00000000000000000000.seg");
+    let mut b = std::fs::read(&segment).expect("read");
+    b[4096 + positions[30] as usize + 100] ^= 1;
+    std::fs::write(&segment, &b).expect("write");
+    let p = path.to_str().expect("utf-8 path");
+    let (code, out) = tool(&["verify", p]);
+    assert_eq!(code, 1, "{out}");
+    let named = format!("CORRUPT at position {}", positions[30]);
+    assert!(out.contains(&named), "{out}");
+
+    let at = positions[30].to_string();
+    let (code, out) = tool(&["repair", p, "--truncate-at", &at]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(" 0 valid records"), "{out}");
+    assert!(out.contains("nothing changed"), "{out}");
+    assert_eq!(
+        std::fs::read(&segment).expect("read"),
+        b,
+        "a dry run writes nothing"
+    );
+    // Not a record boundary: refused.
+    let inside = (positions[30] + 16).to_string();
+    assert_eq!(tool(&["repair", p, "--truncate-at", &inside]).0, 3);
+    assert_eq!(tool(&["repair", p]).0, 3, "--truncate-at is required");
+
+    let (code, out) = tool(&["repair", p, "--truncate-at", &at, "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = tool(&["verify", p]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ok: 30 records"), "{out}");
+}
+
+/// Bug (defect 12): `verify` opened (and created) `LOCK` for writing, so it could not check a
+/// read-only copy, and it called a newer format version "not a Quark log". Fix: the inspector
+/// opens everything read-only and names the version it does not read.
+#[test]
+fn verify_reads_a_read_only_copy_and_names_a_newer_version() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = common::tempdir();
+    let path = dir.path().join("log");
+    make_log(&path, 50);
+    let p = path.to_str().expect("utf-8 path");
+    let names = || {
+        let mut v: Vec<_> = std::fs::read_dir(&path)
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = names();
+    let read_only = std::fs::Permissions::from_mode(0o555);
+    std::fs::set_permissions(&path, read_only).expect("chmod");
+    let (code, out) = tool(&["verify", p]);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(names(), before, "verify created nothing");
+
+    std::fs::write(path.join("FORMAT"), "quark-log format 9\n").expect("write");
+    let (code, out) = tool(&["verify", p]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("format version 9"), "{out}");
+}
+
+/// Bug (defect 12): a stray directory named like a spare or compaction file made `open` fail
+/// while `verify` said the log was fine. Fix: both ignore anything that is not a regular file.
+#[test]
+fn stray_directories_are_ignored_by_open_and_verify_alike() {
+    let dir = common::tempdir();
+    let path = dir.path().join("log");
+    make_log(&path, 20);
+    std::fs::create_dir(path.join("next-segment.tmp")).expect("mkdir");
+    std::fs::create_dir(path.join("00000000000000000000.compact")).expect("mkdir");
+    let p = path.to_str().expect("utf-8 path");
+    assert_eq!(tool(&["verify", p]).0, 0);
+    make_log(&path, 1);
+    assert_eq!(tool(&["verify", p]).0, 0);
+}

@@ -1,9 +1,13 @@
 //! Corruption tests: flip bytes and truncate files at random offsets of the tail segment and of
-//! sealed segments, then check the documented outcome (`docs/log-format.md`, "Recovery"):
-//! - tail damage within one write's reach of the end: open cuts from the damaged frame on,
-//!   reports it, keeps every earlier record, and the log is appendable;
-//! - tail damage with valid frames further than that behind it: open fails with a corruption
-//!   error naming the file, offset and position, and the files are left untouched;
+//! sealed segments, then check the documented outcome (`docs/log-format.md`, "Recovery rules"):
+//! - damage in the tail's last group commit (the only write a crash can tear): open cuts from
+//!   the damaged frame on, reports it, keeps every earlier record, and the log is appendable;
+//! - tail damage with a frame of a later commit, or a valid seal, behind it: open fails with a
+//!   corruption error naming the file, offset and position, and the files are left untouched
+//!   (before format version 2 such damage was cut whenever a valid frame lay within one
+//!   write's reach: one flipped byte silently dropped up to `batch_bytes_max` of acknowledged
+//!   records and let new appends reuse their positions);
+//! - a tail file shorter than it was created: corruption, whatever the frames say;
 //! - damage in a sealed segment: open succeeds, reading reaches the damaged frame and returns a
 //!   corruption error naming that segment and the damaged frame's position; `verify` agrees.
 
@@ -153,6 +157,8 @@ fn reopen(path: &Path) -> Result<(Vec<u64>, u64, Option<u64>), OpenError> {
 }
 
 /// Where damage at `offset` of the tail segment should cut, or `None` if it must be refused.
+/// Every record of the fixture was appended and acknowledged alone, so each is its own group
+/// commit: only damage in the last record can be the torn last write.
 fn tail_outcome(f: &Fixture, offset: u64) -> Option<u64> {
     let seg = f.segments.len() - 1;
     let base = f.segments[seg].0;
@@ -161,21 +167,27 @@ fn tail_outcome(f: &Fixture, offset: u64) -> Option<u64> {
     let Some(&(k, _)) = hit else {
         return Some(f.records.last().map_or(0, |r| r.0 + r.1));
     };
-    let reach = config().batch_bytes_max as u64 + 4096;
-    let far = recs.iter().any(|&(p, _)| p > k && p - k > reach);
-    (!far).then_some(k)
+    let last = recs.last().map(|r| r.0);
+    (last == Some(k)).then_some(k)
 }
 
 #[test]
 fn flipped_bytes_in_the_tail() {
     let f = fixture(250);
-    let (_, tail) = f.segments.last().expect("segments").clone();
+    let (base, tail) = f.segments.last().expect("segments").clone();
+    let recs = in_segment(&f, f.segments.len() - 1);
     let last = f.records.last().expect("records");
-    let data_end = HEADER + last.0 - f.segments.last().expect("tail").0 + last.1;
+    let data_end = HEADER + last.0 - base + last.1;
+    let last_start = HEADER + last.0 - base;
     let mut rng = rand::rng();
     let (mut cut, mut refused) = (0, 0);
-    for _ in 0..40 {
-        let offset = rng.random_range(HEADER..data_end);
+    for trial in 0..40 {
+        // Every fourth flip lands in the last record, the rest anywhere in the tail.
+        let offset = if trial % 4 == 0 {
+            rng.random_range(last_start..data_end)
+        } else {
+            rng.random_range(HEADER..data_end)
+        };
         let (_d, copy_path) = copy(&f);
         let file = copy_path.join(tail.file_name().expect("name"));
         flip(&file, offset);
@@ -190,8 +202,11 @@ fn flipped_bytes_in_the_tail() {
             }
             (None, Err(OpenError::Corrupt(c))) => {
                 refused += 1;
-                assert_eq!(c.reason, CorruptReason::DamageBeforeValidFrames);
+                assert_eq!(c.reason, CorruptReason::AcknowledgedBehindDamage);
                 assert_eq!(c.path, file);
+                let k = recs.iter().find(|&&(p, s)| offset < HEADER + p - base + s);
+                assert_eq!(Some(c.position), k.map(|r| r.0), "names the damaged record");
+                assert_eq!(c.offset, HEADER + c.position - base);
                 assert_eq!(
                     std::fs::read(&file).expect("read"),
                     before,
@@ -207,32 +222,88 @@ fn flipped_bytes_in_the_tail() {
     );
 }
 
+/// Bug (defect 2): a seal is written only once every record of its segment is durable, yet
+/// damage in front of a valid seal was cut as a torn tail when the seal lay within one write's
+/// reach. Reproduction: the next segment's creation is lost (its file renamed back to the
+/// spare name), so the sealed segment is the last one, and a byte ~10 KiB before the seal is
+/// flipped. Fix: a valid seal behind damage is corruption.
 #[test]
-fn truncated_tail_keeps_every_whole_record() {
+fn damage_in_front_of_a_seal_is_corruption() {
+    let f = fixture(5);
+    let seg = f.segments.len() - 2;
+    let (base, ref sealed) = f.segments[seg];
+    let recs = in_segment(&f, seg);
+    let last = recs.last().expect("records");
+    let seal_at = HEADER + last.0 + last.1 - base;
+    // ~10 KiB before the seal (later records and the seal behind it), and inside the last
+    // record (only the seal behind it).
+    let cases = [
+        (seal_at - 10 * 1024, CorruptReason::AcknowledgedBehindDamage),
+        (seal_at - last.1 / 2, CorruptReason::SealBehindDamage),
+    ];
+    for (offset, reason) in cases {
+        let (_d, copy_path) = copy(&f);
+        let (_, newest) = f.segments.last().expect("segments");
+        let spare = copy_path.join("next-segment.tmp");
+        let newest = copy_path.join(newest.file_name().expect("name"));
+        std::fs::rename(newest, &spare).expect("rename");
+        let target = copy_path.join(sealed.file_name().expect("name"));
+        flip(&target, offset);
+        let before = std::fs::read(&target).expect("read");
+        let Err(OpenError::Corrupt(c)) = reopen(&copy_path) else {
+            panic!("damage at {offset}, in front of a seal, must not be cut");
+        };
+        assert_eq!(c.reason, reason);
+        assert_eq!(c.path, target);
+        let k = recs.iter().find(|&&(p, s)| offset < HEADER + p - base + s);
+        assert_eq!(Some(c.position), k.map(|r| r.0));
+        assert_eq!(
+            std::fs::read(&target).expect("read"),
+            before,
+            "nothing changed"
+        );
+        assert!(spare.exists(), "nothing removed");
+    }
+}
+
+/// Bug (defect 9): a tail segment cut at a frame boundary (an interrupted copy) lost its last
+/// records with no error anywhere. Fix: a version 2 segment header records the size the file
+/// was created with; a shorter tail is corruption, and open changes nothing.
+#[test]
+fn truncated_tail_is_corruption() {
     let f = fixture(30);
     let (base, tail) = f.segments.last().expect("segments").clone();
     let recs = in_segment(&f, f.segments.len() - 1);
     let data_end = HEADER + recs.last().map_or(0, |r| r.0 + r.1 - base);
     let mut rng = rand::rng();
-    for _ in 0..30 {
-        let len = rng.random_range(HEADER..=data_end);
+    for trial in 0..12 {
+        let len = if trial == 0 {
+            // Exactly at a frame boundary: the records before it are all whole.
+            HEADER + recs[recs.len() - 3].0 - base
+        } else {
+            rng.random_range(0..SEGMENT)
+        };
         let (_d, copy_path) = copy(&f);
-        truncate(&copy_path.join(tail.file_name().expect("name")), len);
-        let (got, end, _) = reopen(&copy_path).expect("a cut tail is recoverable");
-        let whole: Vec<u64> = f
-            .records
-            .iter()
-            .filter(|&&(p, s)| p < base || HEADER + p - base + s <= len)
-            .map(|r| r.0)
-            .collect();
-        assert_eq!(got, whole, "cut at {len}");
+        let file = copy_path.join(tail.file_name().expect("name"));
+        truncate(&file, len);
+        let before = std::fs::read(&file).expect("read");
+        match reopen(&copy_path) {
+            Err(OpenError::Corrupt(c)) => {
+                assert_eq!(c.path, file, "cut at {len}");
+                if len >= HEADER {
+                    assert_eq!(c.reason, CorruptReason::Truncated, "cut at {len}");
+                    assert_eq!(c.offset, len.min(data_end).max(len));
+                }
+            }
+            other => panic!(
+                "cut at {len}: expected corruption, got {:?}",
+                other.map(|o| o.1)
+            ),
+        }
         assert_eq!(
-            end,
-            whole.last().map_or(0, |&p| p + f
-                .records
-                .iter()
-                .find(|r| r.0 == p)
-                .map_or(0, |r| r.1))
+            std::fs::read(&file).expect("read"),
+            before,
+            "nothing changed"
         );
     }
 }

@@ -72,8 +72,8 @@ fn a_truncated_compacted_segment_is_corruption_not_a_panic() {
         log.close().await.expect("close");
     });
     let segment = path.join("00000000000000000000.seg");
-    // Frames of 64 bytes (32 header, 16 entry header, 16 payload) after the 4096-byte header.
-    let cut = 4096 + 64 * 3 + 16;
+    // Frames of 80 bytes (48 header, 16 entry header, 16 payload) after the 4096-byte header.
+    let cut = 4096 + 80 * 3 + 16;
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(&segment)

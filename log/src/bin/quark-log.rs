@@ -6,11 +6,16 @@
 //!   with a torn tail that the next open will cut.
 //! - `quark-log dump DIR [--from POS] [--limit N]` prints one line per record: position, size,
 //!   append time, and each entry's kind and length. Exit 1 on corruption.
+//! - `quark-log repair DIR --truncate-at POS [--yes] [--batch-bytes-max N]` prints what cutting
+//!   the log at `POS` loses (the segment, offset, bytes and records cut, later segments
+//!   deleted); only with `--yes` does it cut (exit 0). Without `--yes` it changes nothing and
+//!   exits 2. Recovery never cuts acknowledged records on its own: this is how an operator
+//!   accepts a loss that `verify` or `Log::open` reported.
 //!
 //! Exit 3 for usage errors and directories that cannot be opened (not a log, locked by a
 //! running process, unreadable); corruption found while opening (a damaged segment header) is
-//! exit 1 like any other. The tool never writes segments; it only creates the `LOCK` file
-//! if it is missing, to hold the lock while it reads.
+//! exit 1 like any other. Only `repair --yes` writes; the other commands open every file for
+//! reading, so they work on a read-only copy.
 
 #![forbid(unsafe_code)]
 
@@ -20,7 +25,8 @@ use quark_log::{Inspector, OpenError, Record};
 
 const USAGE: &str = "usage:
   quark-log verify DIR [--batch-bytes-max N]
-  quark-log dump DIR [--from POS] [--limit N]";
+  quark-log dump DIR [--from POS] [--limit N]
+  quark-log repair DIR --truncate-at POS [--yes] [--batch-bytes-max N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +40,10 @@ fn main() -> ExitCode {
         }
         Some("dump") if args.len() >= 2 => match parse_dump(&args[2..]) {
             Some((from, limit)) => dump(&args[1], from, limit),
+            None => usage(),
+        },
+        Some("repair") if args.len() >= 2 => match parse_repair(&args[2..]) {
+            Some((at, yes, batch)) => repair(&args[1], at, yes, batch),
             None => usage(),
         },
         _ => usage(),
@@ -57,6 +67,47 @@ fn parse_dump(rest: &[String]) -> Option<(u64, u64)> {
         }
     }
     Some((from, limit))
+}
+
+/// `--truncate-at POS` (required), `--yes`/`--force`, `--batch-bytes-max N`.
+fn parse_repair(rest: &[String]) -> Option<(u64, bool, usize)> {
+    let (mut at, mut yes) = (None, false);
+    let mut batch = quark_log::Config::default().batch_bytes_max;
+    let mut it = rest.iter();
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--yes" | "--force" => yes = true,
+            "--truncate-at" => at = Some(it.next()?.parse().ok()?),
+            "--batch-bytes-max" => batch = it.next()?.parse().ok()?,
+            _ => return None,
+        }
+    }
+    Some((at?, yes, batch))
+}
+
+fn repair(dir: &str, at: u64, yes: bool, batch_bytes_max: usize) -> ExitCode {
+    let plan = match quark_log::Repair::plan(dir, at, batch_bytes_max) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("quark-log: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    println!("{plan}");
+    if !yes {
+        println!("nothing changed: re-run with --yes to cut");
+        return ExitCode::from(2);
+    }
+    match plan.apply() {
+        Ok(()) => {
+            println!("done");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("quark-log: repair failed part-way: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn open(dir: &str, batch_bytes_max: Option<usize>) -> Result<Inspector, ExitCode> {

@@ -66,9 +66,12 @@ pub(crate) fn classify(dir: &Path, names: &[String]) -> Listing {
         leftovers: Vec::new(),
     };
     for name in names {
-        if let Some(base) = parse_segment_name(name) {
+        // Only regular files are the log's: a stray directory named like a segment or a
+        // compaction output is ignored by open and verify alike.
+        let is_file = || std::fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file());
+        if let Some(base) = parse_segment_name(name).filter(|_| is_file()) {
             listing.segments.push((base, dir.join(name)));
-        } else if name.ends_with(COMPACT_SUFFIX) {
+        } else if name.ends_with(COMPACT_SUFFIX) && is_file() {
             listing.leftovers.push(dir.join(name));
         }
     }
