@@ -295,3 +295,17 @@ fn stray_directories_are_ignored_by_open_and_verify_alike() {
     make_log(&path, 1);
     assert_eq!(tool(&["verify", p]).0, 0);
 }
+
+/// Bug (defect 12): `dump` could not be told the log's `batch_bytes_max`, so it judged the tail
+/// differently from `verify --batch-bytes-max N`. Fix: `dump` takes the same flag.
+#[test]
+fn dump_takes_the_batch_size_like_verify() {
+    let dir = common::tempdir();
+    let path = dir.path().join("log");
+    make_log(&path, 5);
+    let p = path.to_str().expect("utf-8 path");
+    let (code, out) = tool(&["dump", p, "--batch-bytes-max", "8192", "--limit", "2"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert_eq!(tool(&["dump", p, "--batch-bytes-max", "lots"]).0, 3);
+}

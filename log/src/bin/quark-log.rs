@@ -4,8 +4,9 @@
 //!   `batch_bytes_max` if it is not the default: it bounds what counts as a torn tail).
 //!   Exit 0: intact. Exit 1: corruption (file, offset and position printed). Exit 2: intact but
 //!   with a torn tail that the next open will cut.
-//! - `quark-log dump DIR [--from POS] [--limit N]` prints one line per record: position, size,
-//!   append time, and each entry's kind and length. Exit 1 on corruption.
+//! - `quark-log dump DIR [--from POS] [--limit N] [--batch-bytes-max N]` prints one line per
+//!   record: position, size, append time, and each entry's kind and length. It reads the tail
+//!   as `verify` does (same batch size) and reports the same damage: exit 1 on corruption.
 //! - `quark-log repair DIR --truncate-at POS [--yes] [--batch-bytes-max N]` prints what cutting
 //!   the log at `POS` loses (the segment, offset, bytes and records cut, later segments
 //!   deleted); only with `--yes` does it cut (exit 0). Without `--yes` it changes nothing and
@@ -25,7 +26,7 @@ use quark_log::{Inspector, OpenError, Record};
 
 const USAGE: &str = "usage:
   quark-log verify DIR [--batch-bytes-max N]
-  quark-log dump DIR [--from POS] [--limit N]
+  quark-log dump DIR [--from POS] [--limit N] [--batch-bytes-max N]
   quark-log repair DIR --truncate-at POS [--yes] [--batch-bytes-max N]";
 
 fn main() -> ExitCode {
@@ -39,7 +40,7 @@ fn main() -> ExitCode {
             }
         }
         Some("dump") if args.len() >= 2 => match parse_dump(&args[2..]) {
-            Some((from, limit)) => dump(&args[1], from, limit),
+            Some((from, limit, batch)) => dump(&args[1], from, limit, batch),
             None => usage(),
         },
         Some("repair") if args.len() >= 2 => match parse_repair(&args[2..]) {
@@ -55,18 +56,19 @@ fn usage() -> ExitCode {
     ExitCode::from(3)
 }
 
-fn parse_dump(rest: &[String]) -> Option<(u64, u64)> {
-    let (mut from, mut limit) = (0u64, u64::MAX);
+fn parse_dump(rest: &[String]) -> Option<(u64, u64, Option<usize>)> {
+    let (mut from, mut limit, mut batch) = (0u64, u64::MAX, None);
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
-        let value = it.next()?.parse().ok()?;
+        let value = it.next()?;
         match flag.as_str() {
-            "--from" => from = value,
-            "--limit" => limit = value,
+            "--from" => from = value.parse().ok()?,
+            "--limit" => limit = value.parse().ok()?,
+            "--batch-bytes-max" => batch = Some(value.parse().ok()?),
             _ => return None,
         }
     }
-    Some((from, limit))
+    Some((from, limit, batch))
 }
 
 /// `--truncate-at POS` (required), `--yes`/`--force`, `--batch-bytes-max N`.
@@ -161,8 +163,8 @@ fn verify(dir: &str, batch_bytes_max: Option<usize>) -> ExitCode {
     }
 }
 
-fn dump(dir: &str, from: u64, limit: u64) -> ExitCode {
-    let inspector = match open(dir, None) {
+fn dump(dir: &str, from: u64, limit: u64, batch_bytes_max: Option<usize>) -> ExitCode {
+    let inspector = match open(dir, batch_bytes_max) {
         Ok(i) => i,
         Err(code) => return code,
     };
