@@ -140,7 +140,7 @@ async fn work(log: &Log, model: &Rc<RefCell<Model>>, seed: u64, cycle: u64) {
     for t in tasks {
         t.await;
     }
-    if rng(seed, cycle * 100 + 99) % 3 == 0 {
+    if rng(seed, cycle * 100 + 99).is_multiple_of(3) {
         retire_and_compact(log, model).await;
     }
 }
