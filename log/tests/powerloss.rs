@@ -14,7 +14,7 @@
 //! device ignores syncs (the `fsync` removed).
 //!
 //! Long mode: `QUARK_POWERLOSS_SEEDS=20000 cargo test -p quark-log --release --test powerloss`
-//! (default 100 seeds of 5 cycles each, a few seconds optimized, ~10 s in a debug build on a
+//! (default 300 seeds of 5 cycles each: about 7 s in a debug build, 30 s on a
 //! busy 2-core machine); `QUARK_POWERLOSS_SEED=N` replays one seed.
 
 use std::cell::RefCell;
@@ -231,7 +231,7 @@ fn seeds() -> std::ops::Range<u64> {
     if let Some(one) = var("QUARK_POWERLOSS_SEED") {
         return one..one + 1;
     }
-    0..var("QUARK_POWERLOSS_SEEDS").unwrap_or(100)
+    0..var("QUARK_POWERLOSS_SEEDS").unwrap_or(300)
 }
 
 #[test]
