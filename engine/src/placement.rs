@@ -11,8 +11,8 @@
 //! the same answer on every build, Rust release and host (golden values in its tests).
 
 use crate::actor::{Actor, name_of};
-use crate::stable_hash::{home_hash, key_hash, reduce};
-use crate::stable_key::bytes_of;
+use crate::stable_hash::{home_hash, key_hash, reduce, with_scratch};
+use crate::stable_key::StableKey;
 
 /// The identity of an actor as placement sees it: its type's name and a hash of its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,10 @@ impl ActorId {
     pub fn of<A: Actor>(key: &A::Key) -> ActorId {
         ActorId {
             type_name: name_of::<A>(),
-            key_hash: key_hash(&bytes_of(key)),
+            key_hash: with_scratch(|bytes| {
+                key.stable_bytes(bytes);
+                key_hash(bytes)
+            }),
         }
     }
 }
@@ -74,6 +77,7 @@ impl Placement for HashPlacement {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stable_key::bytes_of;
 
     #[test]
     fn hash_placement_is_stable_in_range_and_spreads() {

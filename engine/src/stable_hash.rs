@@ -118,11 +118,28 @@ pub(crate) fn key_hash(key_bytes: &[u8]) -> u64 {
 /// key_hash`, where `type_name` is the actor type's declared name and `key_hash` is
 /// [`key_hash`] of its key. The length prefix keeps names and keys apart.
 pub(crate) fn home_hash(type_name: &str, key_hash: u64) -> u64 {
-    let mut input = Vec::with_capacity(12 + type_name.len());
-    input.extend_from_slice(&(type_name.len() as u32).to_le_bytes());
-    input.extend_from_slice(type_name.as_bytes());
-    input.extend_from_slice(&key_hash.to_le_bytes());
-    xxh64(&input, 0)
+    with_scratch(|input| {
+        input.extend_from_slice(&(type_name.len() as u32).to_le_bytes());
+        input.extend_from_slice(type_name.as_bytes());
+        input.extend_from_slice(&key_hash.to_le_bytes());
+        xxh64(input, 0)
+    })
+}
+
+thread_local! {
+    /// A reused buffer, so making an actor reference allocates nothing to hash its home.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's cleared scratch buffer (a fresh one if it is in use).
+pub(crate) fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            f(&mut buf)
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 /// The home hash of a stream appended from outside the engine: XXH64 (seed 0) of the

@@ -227,6 +227,7 @@ fn quote(s: &str, out: &mut String) {
 }
 
 /// The byte encoding of `key`.
+#[cfg(test)]
 pub(crate) fn bytes_of<K: StableKey + ?Sized>(key: &K) -> Vec<u8> {
     let mut out = Vec::with_capacity(16);
     key.stable_bytes(&mut out);
