@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
 need_build_deps
+need_apt metis # gpmetis, the reference partitioner beside placement.locality
 scripts/services.sh start
 exec cargo run --release -p quark-benches -- "$@"

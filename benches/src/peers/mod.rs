@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub mod actix;
 pub mod events;
+pub mod metis;
 pub mod pingpong;
 pub mod postgres;
 pub mod ractor;

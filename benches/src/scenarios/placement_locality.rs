@@ -1,15 +1,21 @@
-//! `placement.locality` {cut_reduction_pct, converge_rounds, plan_ms}: the locality partitioner
-//! of `quark-placement` on the halo, communities and random workloads, and one large plan; the
-//! workload is in each row's `load`.
+//! `placement.locality` {cut_reduction_pct, edge_cut_pct, moves, load_min_ratio,
+//! converge_rounds, plan_ms}: the locality partitioner of `quark-placement` on the halo,
+//! communities and random workloads, and one large plan; the workload is in each row's `load`.
 //!
-//! There is no peer: Orleans publishes no figure for its repartitioner. Invariant: the work hash
-//! folds only seed-determined results (actors, edges, moves, cuts), never timings.
+//! The peer is METIS 5.1 (`gpmetis`, see `peers::metis`), the reference graph partitioner: the
+//! same graph and random start, k = shards, 10 % imbalance, its parts relabelled to the start
+//! before its moves are counted. It partitions from scratch in one go, so it has no rounds;
+//! its `plan_ms` is its own partitioning time. Orleans publishes no figure for its
+//! repartitioner. Invariant: the work hash folds only seed-determined results (actors, edges,
+//! moves, cuts), never timings; METIS's results are not hashed (another version may differ).
 use super::RowSpec;
+use crate::peers::PeerError;
+use crate::peers::metis::{self, MetisRun};
 use crate::report::{Better, Figure, Row};
 use crate::scenario::{Ctx, Outcome, Scenario, Work};
 use crate::size::Size;
 use crate::work::WorkHash;
-use quark_placement::workloads::{self, LocalityWorkload};
+use quark_placement::workloads::{self, LocalityCase, LocalityWorkload, Quality};
 
 /// The fixed seed: the same graphs every run.
 const SEED: u64 = 42;
@@ -39,6 +45,104 @@ fn figure_row(spec: &RowSpec<'_>, value: f64) -> Row {
     }
 }
 
+/// What METIS reached on one case, measured as ours is.
+struct Reference {
+    quality: Quality,
+    cut_before: f64,
+    moves: usize,
+    partition_ms: f64,
+}
+
+/// Runs METIS on `case` (from its random start).
+fn reference(
+    ctx: &Ctx<'_>,
+    label: &str,
+    case: Option<LocalityCase>,
+) -> Result<Reference, PeerError> {
+    ctx.progress.say("metis", &format!("{label}: gpmetis"));
+    let case = case.ok_or_else(|| PeerError::Unavailable("workload generation failed".into()))?;
+    let MetisRun {
+        parts,
+        partition_ms,
+    } = metis::partition(&case.graph, case.layout.len(), &case.start)?;
+    let moves = parts
+        .iter()
+        .zip(&case.start)
+        .filter(|(a, b)| a != b)
+        .count();
+    Ok(Reference {
+        quality: workloads::quality(&case.graph, &case.layout, &parts),
+        cut_before: workloads::quality(&case.graph, &case.layout, &case.start).cut,
+        moves,
+        partition_ms,
+    })
+}
+
+/// A row with METIS's figure beside ours (or why it has none).
+fn compared_row(
+    spec: &RowSpec<'_>,
+    ours: f64,
+    peer: &Result<Reference, PeerError>,
+    theirs: impl Fn(&Reference) -> f64,
+) -> Row {
+    let mut row = figure_row(spec, ours);
+    let figure = match peer {
+        Ok(r) => Figure::Value(theirs(r)),
+        Err(e) => Figure::Unavailable(e.to_string()),
+    };
+    row.peers.push(("metis".to_owned(), figure));
+    row
+}
+
+/// The rows every case has: cut reduction, edge cut, moves, lightest shard and plan time.
+struct Ours {
+    cut_reduction_pct: f64,
+    edge_cut_pct: f64,
+    moves: usize,
+    load_min_ratio: f64,
+    plan_ms: f64,
+}
+
+fn compared_rows(
+    load: &str,
+    (ours, target): (&Ours, Option<f64>),
+    peer: &Result<Reference, PeerError>,
+    out: &mut Outcome,
+) {
+    let reduction = spec("cut_reduction_pct", target, Better::Higher, load);
+    out.rows.push(compared_row(
+        &reduction,
+        ours.cut_reduction_pct,
+        peer,
+        |r| {
+            let before = r.cut_before;
+            if before > 0.0 {
+                (before - r.quality.cut) / before * 100.0
+            } else {
+                0.0
+            }
+        },
+    ));
+    let edge_cut = spec("edge_cut_pct", None, Better::Lower, load);
+    out.rows
+        .push(compared_row(&edge_cut, ours.edge_cut_pct, peer, |r| {
+            r.quality.edge_cut_pct
+        }));
+    let moves = spec("moves", None, Better::Lower, load);
+    out.rows
+        .push(compared_row(&moves, ours.moves as f64, peer, |r| {
+            r.moves as f64
+        }));
+    let lightest = spec("load_min_ratio", Some(0.9), Better::Higher, load);
+    out.rows
+        .push(compared_row(&lightest, ours.load_min_ratio, peer, |r| {
+            r.quality.load_min_ratio
+        }));
+    let plan = spec("plan_ms", None, Better::Lower, load);
+    out.rows
+        .push(compared_row(&plan, ours.plan_ms, peer, |r| r.partition_ms));
+}
+
 const NAME: &str = "placement.locality";
 
 fn spec<'a>(
@@ -57,7 +161,8 @@ fn spec<'a>(
     }
 }
 
-/// Rounds on one workload from a random placement: three rows, a note, and its work.
+/// Rounds on one workload from a random placement: six rows (five beside METIS), a note,
+/// and its work.
 fn workload_case(
     ctx: &Ctx<'_>,
     (label, workload, target): (&str, LocalityWorkload, Option<f64>),
@@ -71,15 +176,22 @@ fn workload_case(
         "{label}: {} actors, {} edges, {} shards, 10 % balance",
         r.actors, r.edges, r.shards
     );
-    let reduction = spec("cut_reduction_pct", target, Better::Higher, &load);
-    out.rows.push(figure_row(&reduction, r.cut_reduction_pct));
+    let peer = reference(
+        ctx,
+        label,
+        workloads::locality_case(workload, size(ctx.size), SEED),
+    );
+    let ours = Ours {
+        cut_reduction_pct: r.cut_reduction_pct,
+        edge_cut_pct: r.edge_cut_pct,
+        moves: r.moves,
+        load_min_ratio: r.load_min_ratio,
+        plan_ms: r.plan_ms,
+    };
+    compared_rows(&load, (&ours, target), &peer, out);
     let rounds = spec("converge_rounds", Some(5.0), Better::Lower, &load);
     out.rows
         .push(figure_row(&rounds, f64::from(r.converge_rounds)));
-    out.rows.push(figure_row(
-        &spec("plan_ms", None, Better::Lower, &load),
-        r.plan_ms,
-    ));
     out.notes.push(format!(
         "{label}: cut {:.0} → {:.0} (cost-weighted), {} moves, final imbalance {:.1} %",
         r.cut_before, r.cut_after, r.moves, r.imbalance_pct
@@ -95,15 +207,24 @@ fn workload_case(
     r.moves as u64 + 1
 }
 
-/// One plan on the large graph: two rows, a note, and its work.
+/// One plan on the large graph: five rows beside METIS, a note, and its work.
 fn large_case(ctx: &Ctx<'_>, out: &mut Outcome, hash: &mut WorkHash) -> u64 {
     ctx.progress.say("quark", "large: one plan");
     let r = workloads::run_large_plan(size(ctx.size), SEED);
     let load = format!("large: {} actors, {} edges, one plan", r.actors, r.edges);
-    let plan = spec("plan_ms", Some(1000.0), Better::Lower, &load);
-    out.rows.push(figure_row(&plan, r.plan_ms));
-    let reduction = spec("cut_reduction_pct", None, Better::Higher, &load);
-    out.rows.push(figure_row(&reduction, r.cut_reduction_pct));
+    let peer = reference(ctx, "large", workloads::large_case(size(ctx.size), SEED));
+    let ours = Ours {
+        cut_reduction_pct: r.cut_reduction_pct,
+        edge_cut_pct: r.edge_cut_pct,
+        moves: r.moves,
+        load_min_ratio: r.load_min_ratio,
+        plan_ms: r.plan_ms,
+    };
+    compared_rows(&load, (&ours, None), &peer, out);
+    if let Some(plan) = out.rows.last_mut() {
+        // The issue's bound on one plan of 1M actors / 10M edges.
+        plan.target = Some(1000.0);
+    }
     out.notes.push(format!(
         "large: CSR graph built in {:.0} ms (not in plan_ms), {} moves in one plan; targets: \
          > 60 % cut reduction on halo and communities, no harm (≥ 0 %) on random, ≤ 5 rounds \

@@ -76,6 +76,10 @@ pub struct LocalityReport {
     pub edge_cut_before: f64,
     /// The plain cut after the last round.
     pub edge_cut_after: f64,
+    /// The plain cut after the last round, in percent of all edge weight.
+    pub edge_cut_pct: f64,
+    /// The lightest shard's load over the mean load at the end (1 is perfectly even).
+    pub load_min_ratio: f64,
 }
 
 /// The outcome of [`run_memory`].
@@ -111,12 +115,69 @@ pub struct LargePlanReport {
     /// CPU time of the planning thread for one plan, in milliseconds, fastest of the 3 runs
     /// (0 where unknown).
     pub plan_cpu_ms: f64,
-    /// Wall time of building the CSR graph from the edge list, in milliseconds.
+    /// Wall time of generating the graph (edge list and CSR) and the random start, in
+    /// milliseconds.
     pub build_ms: f64,
     /// Cut reduction of that one plan, in percent.
     pub cut_reduction_pct: f64,
     /// Moves of that one plan.
     pub moves: usize,
+    /// The plain cut after that plan, in percent of all edge weight.
+    pub edge_cut_pct: f64,
+    /// The lightest shard's load over the mean load after that plan.
+    pub load_min_ratio: f64,
+}
+
+/// How good a placement is, in the figures a reference partitioner is compared on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quality {
+    /// Cost-weighted cut (the partitioner's objective).
+    pub cut: f64,
+    /// Plain edge cut: the weight of edges whose ends sit on different shards.
+    pub edge_cut: f64,
+    /// `edge_cut` in percent of all edge weight.
+    pub edge_cut_pct: f64,
+    /// The lightest shard's load over the mean load.
+    pub load_min_ratio: f64,
+    /// The heaviest shard's load over the mean load.
+    pub load_max_ratio: f64,
+}
+
+/// Measures `assignment` of `graph` on `layout` (zeros if the assignment does not fit).
+///
+/// # Example
+/// ```
+/// use quark_placement::graph::CommGraph;
+/// use quark_placement::layout::{ShardId, ShardLayout};
+/// let graph = CommGraph::from_edges(vec![1; 4], &[(0, 1, 1), (2, 3, 3)]).unwrap();
+/// let layout = ShardLayout::flat(2).unwrap();
+/// let q = quark_placement::workloads::quality(&graph, &layout, &[0, 1, 1, 1].map(ShardId));
+/// assert_eq!(q.edge_cut, 1.0);
+/// assert_eq!(q.edge_cut_pct, 25.0);
+/// assert_eq!(q.load_min_ratio, 0.5);
+/// ```
+pub fn quality(graph: &CommGraph, layout: &ShardLayout, assignment: &[ShardId]) -> Quality {
+    let (cut, edge_cut) = cuts(graph, assignment, layout);
+    let total = graph.total_edge_weight() as f64;
+    let mut loads = vec![0u64; layout.len()];
+    for (v, s) in assignment.iter().enumerate() {
+        if let (Some(load), Some(&w)) = (loads.get_mut(s.index()), graph.vertex_weights().get(v)) {
+            *load += u64::from(w);
+        }
+    }
+    let mean = loads.iter().sum::<u64>() as f64 / loads.len().max(1) as f64;
+    let ratio = |x: u64| if mean > 0.0 { x as f64 / mean } else { 0.0 };
+    Quality {
+        cut,
+        edge_cut,
+        edge_cut_pct: if total > 0.0 {
+            edge_cut / total * 100.0
+        } else {
+            0.0
+        },
+        load_min_ratio: ratio(loads.iter().copied().min().unwrap_or(0)),
+        load_max_ratio: ratio(loads.iter().copied().max().unwrap_or(0)),
+    }
 }
 
 const ROUNDS_MAX: u32 = 20;
@@ -158,6 +219,45 @@ fn locality_graph(w: LocalityWorkload, size: Size, rng: &mut Rng) -> Option<Comm
     graph.ok()
 }
 
+/// A generated graph with its layout and the random placement runs start from: what a
+/// reference partitioner is given to compare with [`run_locality`] and [`run_large_plan`].
+#[derive(Debug, Clone)]
+pub struct LocalityCase {
+    /// The communication graph.
+    pub graph: CommGraph,
+    /// The shards (several hosts, so costs differ between shard pairs).
+    pub layout: ShardLayout,
+    /// The starting placement, uniform at random.
+    pub start: Vec<ShardId>,
+}
+
+/// The graph, layout and starting placement [`run_locality`] uses for `w` at `size` and
+/// `seed` (`None` only if generation fails, which would be a bug).
+///
+/// # Example
+/// ```
+/// use quark_placement::workloads::{locality_case, LocalityWorkload, Size};
+/// let case = locality_case(LocalityWorkload::Random, Size::Tiny, 1).unwrap();
+/// assert_eq!(case.start.len(), case.graph.vertex_count());
+/// ```
+pub fn locality_case(w: LocalityWorkload, size: Size, seed: u64) -> Option<LocalityCase> {
+    let mut rng = Rng::new(seed);
+    let layout = layout_for(size)?;
+    let graph = locality_graph(w, size, &mut rng)?;
+    let start = random_start(graph.vertex_count(), layout.len(), &mut rng);
+    Some(LocalityCase {
+        graph,
+        layout,
+        start,
+    })
+}
+
+fn random_start(vertices: usize, shards: usize, rng: &mut Rng) -> Vec<ShardId> {
+    (0..vertices)
+        .map(|_| ShardId(rng.below(shards as u64) as u32))
+        .collect()
+}
+
 /// Generates workload `w`, places it at random, and plans rounds (10 % balance tolerance, at
 /// most a quarter of the actors moved per round) until a round plans nothing.
 ///
@@ -169,14 +269,14 @@ fn locality_graph(w: LocalityWorkload, size: Size, rng: &mut Rng) -> Option<Comm
 /// assert!(report.imbalance_pct <= 10.0 + 1e-9);
 /// ```
 pub fn run_locality(w: LocalityWorkload, size: Size, seed: u64) -> LocalityReport {
-    let mut rng = Rng::new(seed);
-    let (Some(layout), Some(graph)) = (layout_for(size), locality_graph(w, size, &mut rng)) else {
+    let Some(LocalityCase {
+        graph,
+        layout,
+        start: mut assignment,
+    }) = locality_case(w, size, seed)
+    else {
         return empty_locality();
     };
-    let shards = layout.len() as u64;
-    let mut assignment: Vec<ShardId> = (0..graph.vertex_count())
-        .map(|_| ShardId(rng.below(shards) as u32))
-        .collect();
     let config = Config {
         moves_max: graph.vertex_count() / 4,
         ..Config::default()
@@ -209,7 +309,8 @@ pub fn run_locality(w: LocalityWorkload, size: Size, seed: u64) -> LocalityRepor
         rounds += 1;
         moves += plan.moves.len();
     }
-    let (cut_after, edge_cut_after) = cuts(&graph, &assignment, &layout);
+    let after = quality(&graph, &layout, &assignment);
+    let (cut_after, edge_cut_after) = (after.cut, after.edge_cut);
     LocalityReport {
         cut_before,
         cut_after,
@@ -224,6 +325,8 @@ pub fn run_locality(w: LocalityWorkload, size: Size, seed: u64) -> LocalityRepor
         imbalance_pct: load_imbalance_pct(&loads),
         edge_cut_before,
         edge_cut_after,
+        edge_cut_pct: after.edge_cut_pct,
+        load_min_ratio: after.load_min_ratio,
     }
 }
 
@@ -323,6 +426,25 @@ fn lower_bound(loads: &[ShardLoad], actors: &[ActorMemory], policy: &memory::Pol
     moves
 }
 
+/// The graph, layout and starting placement [`run_large_plan`] uses (`None` only if
+/// generation fails, which would be a bug).
+pub fn large_case(size: Size, seed: u64) -> Option<LocalityCase> {
+    let mut rng = Rng::new(seed);
+    let vertices = match size {
+        Size::Tiny => 2_000,
+        Size::Quick => 100_000,
+        Size::Full => 1_000_000,
+    };
+    let layout = layout_for(Size::Full)?;
+    let graph = generate::communities(vertices, 8, 2, &mut rng).ok()?;
+    let start = random_start(vertices, layout.len(), &mut rng);
+    Some(LocalityCase {
+        graph,
+        layout,
+        start,
+    })
+}
+
 /// Builds a planted-community graph (`Full`: 1,000,000 vertices, 10,000,000 edges) on 16
 /// shards at random and times one plan with no bound on moves (fastest of 3 identical runs).
 ///
@@ -333,17 +455,13 @@ fn lower_bound(loads: &[ShardLoad], actors: &[ActorMemory], policy: &memory::Pol
 /// assert_eq!(report.actors, 2_000);
 /// ```
 pub fn run_large_plan(size: Size, seed: u64) -> LargePlanReport {
-    let mut rng = Rng::new(seed);
-    let vertices = match size {
-        Size::Tiny => 2_000,
-        Size::Quick => 100_000,
-        Size::Full => 1_000_000,
-    };
     let started = Instant::now();
-    let (Some(layout), Ok(graph)) = (
-        layout_for(Size::Full),
-        generate::communities(vertices, 8, 2, &mut rng),
-    ) else {
+    let Some(LocalityCase {
+        graph,
+        layout,
+        start: assignment,
+    }) = large_case(size, seed)
+    else {
         return LargePlanReport {
             actors: 0,
             edges: 0,
@@ -352,13 +470,12 @@ pub fn run_large_plan(size: Size, seed: u64) -> LargePlanReport {
             build_ms: 0.0,
             cut_reduction_pct: 0.0,
             moves: 0,
+            edge_cut_pct: 0.0,
+            load_min_ratio: 0.0,
         };
     };
     let build_ms = started.elapsed().as_secs_f64() * 1e3;
-    let shards = layout.len() as u64;
-    let assignment: Vec<ShardId> = (0..vertices)
-        .map(|_| ShardId(rng.below(shards) as u32))
-        .collect();
+    let vertices = graph.vertex_count();
     let config = Config {
         moves_max: vertices,
         ..Config::default()
@@ -380,12 +497,17 @@ pub fn run_large_plan(size: Size, seed: u64) -> LargePlanReport {
         plan_cpu_ms = plan_cpu_ms.min(cpu_ms_since(cpu_started));
         plan = Some(result);
     }
-    let (cut_reduction_pct, moves) = match plan {
-        Some(Ok(plan)) => (
-            reduction_pct(plan.cut_before as f64, plan.cut_after as f64),
-            plan.moves.len(),
-        ),
-        _ => (0.0, 0),
+    let (cut_reduction_pct, moves, after) = match plan {
+        Some(Ok(plan)) => {
+            let mut placed = assignment.clone();
+            plan.apply(&mut placed);
+            (
+                reduction_pct(plan.cut_before as f64, plan.cut_after as f64),
+                plan.moves.len(),
+                quality(&graph, &layout, &placed),
+            )
+        }
+        _ => (0.0, 0, quality(&graph, &layout, &assignment)),
     };
     LargePlanReport {
         actors: graph.vertex_count(),
@@ -395,6 +517,8 @@ pub fn run_large_plan(size: Size, seed: u64) -> LargePlanReport {
         build_ms,
         cut_reduction_pct,
         moves,
+        edge_cut_pct: after.edge_cut_pct,
+        load_min_ratio: after.load_min_ratio,
     }
 }
 
@@ -465,6 +589,8 @@ fn empty_locality() -> LocalityReport {
         imbalance_pct: 0.0,
         edge_cut_before: 0.0,
         edge_cut_after: 0.0,
+        edge_cut_pct: 0.0,
+        load_min_ratio: 0.0,
     }
 }
 
