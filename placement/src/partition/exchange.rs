@@ -8,8 +8,8 @@
 //! since its best partner may be its own neighbour, whose exchange gains nothing.
 //!
 //! Invariants: the first half of an exchange is logged with `closes == false`, so a plan never
-//! ends between the halves; after the second half both shards are within their limits or no
-//! higher than before; each vertex takes part in at most one exchange per call.
+//! ends between the halves; after the second half both shards are within their limits and
+//! floors, or no further outside them than before; each vertex takes part in at most one exchange per call.
 
 use std::collections::BTreeMap;
 
@@ -80,12 +80,14 @@ fn swap(state: &mut State<'_>, (a, u): (u32, u32), (b, v): (u32, u32)) -> bool {
     false
 }
 
-/// Whether `shard` stays within its limit (or no higher than now) after losing `out` and
-/// gaining `incoming` weight.
+/// Whether `shard` stays within its limit (or no higher than now) and at or above its floor
+/// (or no lower than now) after losing `out` and gaining `incoming` weight.
 fn balanced_after(state: &State<'_>, shard: u32, out: u64, incoming: u64) -> bool {
     let load = state.loads[shard as usize];
     let after = load - out + incoming;
-    after <= state.limits[shard as usize] || after <= load
+    let under_limit = after <= state.limits[shard as usize] || after <= load;
+    let over_floor = after >= state.floors[shard as usize] || after >= load;
+    under_limit && over_floor
 }
 
 /// Wishes still valid (the vertex has not moved since), grouped by `(from, to)`, best gain

@@ -4,12 +4,14 @@
 //! A plan is built in three steps on a virtual copy of the assignment (see the crate docs for
 //! why this mix): (1) communities found by label propagation move whole to the shard holding
 //! most of them (`cluster`), (2) greedy single-vertex refinement (`refine`), then pairwise
-//! exchanges between full shards (`exchange`), (3) of the log of
+//! exchanges between full shards (`exchange`), optionally refinement over coarsened graphs
+//! (`multilevel`, off by default), (3) of the log of
 //! moves, the prefix with the lowest cut that is at most `moves_max` long is kept (the
 //! Fiduccia–Mattheyses "best prefix" rule), and moves of the same vertex are merged.
 //!
 //! Invariants of every [`Plan`]: no shard ends above its limit unless it already was (and then
-//! no higher than before); no immovable vertex moves; at most `moves_max` moves; the cut after
+//! no higher than before); no shard ends below its floor unless it already was (and then no
+//! lower than before); no immovable vertex moves; at most `moves_max` moves; the cut after
 //! is exactly `cut_after` and strictly lower than `cut_before`, or the plan is empty. The last
 //! two make repeated rounds on a static graph converge: the cut strictly falls each round it
 //! moves anything, and there are finitely many assignments. The same input gives the same plan.
@@ -17,6 +19,7 @@
 mod cluster;
 mod communities;
 mod exchange;
+mod multilevel;
 mod refine;
 mod state;
 
@@ -30,12 +33,19 @@ use state::State;
 pub struct Config {
     /// A shard may hold up to `(1 + balance_tolerance)` times its fair share of vertex weight.
     pub balance_tolerance: f64,
+    /// No move takes a shard below `(1 - floor_tolerance)` times its fair share (a shard
+    /// already below it may only gain): idle cores are as costly as an overloaded one.
+    pub floor_tolerance: f64,
     /// Most moves in one plan (one round of migrations).
     pub moves_max: usize,
     /// Label-propagation passes for finding communities (0 turns the cluster stage off).
     pub cluster_passes: u32,
-    /// Single-vertex refinement passes.
+    /// Single-vertex refinement passes (on the graph and on every coarse level).
     pub refine_passes: u32,
+    /// Whether to refine over coarsened graphs too (stage four, `multilevel`). Off by
+    /// default: on the harness's graphs it lowered the cut by at most a point (communities,
+    /// random) and not at all on Halo, for 3 to 4 times the plan time (benches/README.md).
+    pub multilevel: bool,
     /// A plan that lowers the cut by less than this share of it (percent) is not worth its
     /// migrations and comes back empty: the stopping rule on graphs with little structure.
     pub improvement_min_pct: f64,
@@ -48,9 +58,11 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             balance_tolerance: 0.10,
+            floor_tolerance: 0.10,
             moves_max: 10_000,
             cluster_passes: 3,
             refine_passes: 2,
+            multilevel: false,
             improvement_min_pct: 1.0,
             cluster_weight_max: None,
         }
@@ -97,6 +109,8 @@ pub struct Plan {
     pub loads_after: Vec<u64>,
     /// The balance limit of every shard used for this plan.
     pub limits: Vec<u64>,
+    /// The balance floor of every shard used for this plan.
+    pub floors: Vec<u64>,
 }
 
 impl Plan {
@@ -129,7 +143,7 @@ impl Plan {
 /// assert_eq!(plan.moves.len(), 2);
 /// ```
 pub fn plan(problem: &Problem<'_>, config: &Config) -> Result<Plan> {
-    let limits = validate(problem, config)?;
+    let (limits, floors) = validate(problem, config)?;
     let assignment: Vec<u32> = problem.assignment.iter().map(|s| s.0).collect();
     let mut state = State::new(
         problem.graph,
@@ -138,28 +152,22 @@ pub fn plan(problem: &Problem<'_>, config: &Config) -> Result<Plan> {
         limits,
         problem.immovable,
     );
+    state.floors = floors;
     let cut_before = state.cut();
     let loads_before = state.loads.clone();
+    let weight_max = community_weight_max(problem, config);
     if config.cluster_passes > 0 && config.moves_max > 0 {
-        let shards = problem.layout.len() as u64;
-        let fair = problem.graph.total_vertex_weight() / shards;
-        let heaviest = problem
-            .graph
-            .vertex_weights()
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(1);
-        let weight_max = config
-            .cluster_weight_max
-            .unwrap_or(fair / 4)
-            .max(u64::from(heaviest));
         let labels = communities::communities(&state, config.cluster_passes, weight_max);
         let groups = cluster::group(&labels);
         cluster::move_communities(&mut state, &groups, config.moves_max, cut_before);
     }
     let wishes = refine::refine(&mut state, config.refine_passes, config.moves_max);
     exchange::exchange(&mut state, wishes, config.moves_max);
+    // A log already at its bound leaves no room for the block: skip the coarsening.
+    if config.multilevel && state.log.len() < config.moves_max {
+        let passes = config.refine_passes;
+        multilevel::multilevel(&mut state, passes, weight_max, config.moves_max);
+    }
     let (mut length, mut delta) = best_prefix(&state);
     if (-delta) as f64 * 100.0 < config.improvement_min_pct * cut_before as f64 {
         (length, delta) = (0, 0);
@@ -179,7 +187,26 @@ pub fn plan(problem: &Problem<'_>, config: &Config) -> Result<Plan> {
         cut_after,
         loads_after,
         limits: state.limits,
+        floors: state.floors,
     })
+}
+
+/// Heaviest community or coarse vertex: `cluster_weight_max`, or a quarter of the average
+/// shard load, and never below the heaviest vertex.
+fn community_weight_max(problem: &Problem<'_>, config: &Config) -> u64 {
+    let shards = problem.layout.len() as u64;
+    let fair = problem.graph.total_vertex_weight() / shards;
+    let heaviest = problem
+        .graph
+        .vertex_weights()
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(1);
+    config
+        .cluster_weight_max
+        .unwrap_or(fair / 4)
+        .max(u64::from(heaviest))
 }
 
 /// The cost-weighted cut: the sum over edges of weight × cost between the two ends' shards.
@@ -250,7 +277,44 @@ pub fn balance_limits(
         .collect())
 }
 
-fn validate(problem: &Problem<'_>, config: &Config) -> Result<Vec<u64>> {
+/// Balance floors: `(1 - tolerance)` times each shard's fair share (by capacity when given),
+/// rounded up but never above the fair share rounded down.
+///
+/// # Example
+/// ```
+/// let floors = quark_placement::partition::balance_floors(100, 4, None, 0.10).unwrap();
+/// assert_eq!(floors, vec![23; 4]); // 0.9 × 25 = 22.5, rounded up
+/// assert_eq!(quark_placement::partition::balance_floors(3, 4, None, 0.10).unwrap(), vec![0; 4]);
+/// ```
+pub fn balance_floors(
+    total_weight: u64,
+    shards: usize,
+    capacities: Option<&[u64]>,
+    tolerance: f64,
+) -> Result<Vec<u64>> {
+    if !(tolerance.is_finite() && (0.0..=1.0).contains(&tolerance)) {
+        let reason = "must be finite, from 0 to 1";
+        return Err(Error::InvalidSetting {
+            name: "floor_tolerance",
+            reason,
+        });
+    }
+    // The limits with no tolerance are exactly the fair shares, rounded up; recomputed here
+    // unrounded so that the floor is never above the fair share.
+    balance_limits(total_weight, shards, capacities, 0.0)?;
+    let equal = vec![1u64; shards];
+    let capacities = capacities.unwrap_or(&equal);
+    let capacity_total: u64 = capacities.iter().sum();
+    Ok(capacities
+        .iter()
+        .map(|&capacity| {
+            let fair = total_weight as f64 * capacity as f64 / capacity_total as f64;
+            ((fair * (1.0 - tolerance)).ceil() as u64).min(fair.floor() as u64)
+        })
+        .collect())
+}
+
+fn validate(problem: &Problem<'_>, config: &Config) -> Result<(Vec<u64>, Vec<u64>)> {
     let graph = problem.graph;
     check_assignment(graph, problem.assignment, problem.layout)?;
     let vertices = graph.vertex_count();
@@ -270,12 +334,16 @@ fn validate(problem: &Problem<'_>, config: &Config) -> Result<Vec<u64>> {
         });
     }
     let total = graph.total_vertex_weight();
-    balance_limits(
-        total,
-        problem.layout.len(),
-        problem.capacities,
-        config.balance_tolerance,
-    )
+    let (shards, capacities) = (problem.layout.len(), problem.capacities);
+    let limits = balance_limits(total, shards, capacities, config.balance_tolerance)?;
+    let floors = balance_floors(total, shards, capacities, config.floor_tolerance)?;
+    // A capacity below the fair share caps the limit under the floor: the limit wins.
+    let floors = floors
+        .iter()
+        .zip(&limits)
+        .map(|(&f, &l)| f.min(l))
+        .collect();
+    Ok((limits, floors))
 }
 
 fn check_assignment(graph: &CommGraph, assignment: &[ShardId], layout: &ShardLayout) -> Result<()> {

@@ -2,7 +2,8 @@
 //! time, each priced exactly, and the log of those moves.
 //!
 //! Invariants: `loads[s]` is always the sum of the vertex weights assigned to `s`; a move is
-//! applied only if the target's load stays within its limit (moving out is always allowed);
+//! applied only if the target's load stays within its limit and the source's load stays at
+//! or above its floor;
 //! immovable vertices are never moved; `log[i].delta` is the exact change of the cost-weighted
 //! cut caused by move `i`, so any prefix of the log has an exactly known cut.
 
@@ -53,6 +54,8 @@ pub(crate) struct State<'a> {
     pub assignment: Vec<u32>,
     pub loads: Vec<u64>,
     pub limits: Vec<u64>,
+    /// The lowest load a move may leave a shard at (all zero unless the caller sets them).
+    pub floors: Vec<u64>,
     pub immovable: &'a [bool],
     pub log: Vec<LoggedMove>,
     core_of: Vec<u32>,
@@ -176,6 +179,7 @@ impl<'a> State<'a> {
             graph,
             assignment,
             loads,
+            floors: vec![0; limits.len()],
             limits,
             immovable,
             // Plans on large graphs log most vertices: reserve once instead of regrowing.
@@ -223,9 +227,18 @@ impl<'a> State<'a> {
         !self.immovable.get(v as usize).copied().unwrap_or(false)
     }
 
+    /// Whether moving `v` to `to` keeps `to` within its limit and `v`'s shard at or above
+    /// its floor.
     pub fn fits(&self, v: u32, to: u32) -> bool {
         let weight = u64::from(self.graph.vertex_weights()[v as usize]);
+        let from = self.assignment[v as usize] as usize;
         self.loads[to as usize] + weight <= self.limits[to as usize]
+            && self.loads[from] >= self.floors[from] + weight
+    }
+
+    /// The layout the state prices moves on.
+    pub fn layout(&self) -> &'a ShardLayout {
+        self.layout
     }
 
     /// Sums `v`'s edge weights per shard, core, NUMA node and host of the other end.

@@ -40,6 +40,7 @@ fn a_split_clique_is_reunited_on_the_shard_holding_most_of_it() {
     let assignment = shards(&[0, 0, 0, 1, 1, 1]);
     let config = Config {
         balance_tolerance: 0.5,
+        floor_tolerance: 0.5,
         ..Config::default()
     };
     let plan = plan(&problem(&graph, &assignment, &layout, &[]), &config).unwrap();
@@ -53,6 +54,33 @@ fn a_split_clique_is_reunited_on_the_shard_holding_most_of_it() {
     );
     assert_eq!((plan.cut_before, plan.cut_after), (30, 0));
     assert_eq!(plan.loads_after, vec![4, 2]);
+}
+
+/// Bug: nothing bounded the lightest shard, so refinement drained shards to 0.2-0.7 of the
+/// mean (idle cores) whenever that lowered the cut. Here every vertex talks to the hub on
+/// shard 0, and a loose upper bound lets shard 0 take them all; the floor keeps shard 1 at
+/// 0.9 of its fair share (the hub itself joins the larger half on shard 1).
+#[test]
+fn no_move_takes_a_shard_below_its_floor() {
+    let edges: Vec<(u32, u32, u32)> = (1..20).map(|v| (0, v, 5)).collect();
+    let graph = CommGraph::from_edges(vec![1; 20], &edges).unwrap();
+    let layout = ShardLayout::flat(2).unwrap();
+    let assignment: Vec<ShardId> = (0..20).map(|v| ShardId(u32::from(v >= 10))).collect();
+    let config = Config {
+        balance_tolerance: 1.0,
+        ..Config::default()
+    };
+    let plan = plan(&problem(&graph, &assignment, &layout, &[]), &config).unwrap();
+    assert_eq!(plan.floors, vec![9, 9]);
+    assert_eq!(plan.loads_after, vec![9, 11]);
+    assert!(plan.cut_after < plan.cut_before);
+    // Without a floor the same plan empties shard 0.
+    let unbounded = Config {
+        floor_tolerance: 1.0,
+        ..config
+    };
+    let plan = super::plan(&problem(&graph, &assignment, &layout, &[]), &unbounded).unwrap();
+    assert_eq!(plan.loads_after, vec![0, 20]);
 }
 
 #[test]
@@ -95,8 +123,10 @@ fn topology_costs_beat_the_plain_cut() {
     let layout = ShardLayout::new(&topology, &Default::default()).unwrap();
     let graph = CommGraph::from_edges(vec![1; 4], &[(0, 1, 5), (0, 2, 5), (0, 3, 6)]).unwrap();
     let assignment = shards(&[1, 2, 3, 0]);
+    // One vertex per shard: any floor would pin them all.
     let config = Config {
         balance_tolerance: 1.0,
+        floor_tolerance: 1.0,
         cluster_passes: 0,
         ..Config::default()
     };
@@ -136,6 +166,12 @@ fn capacities_shift_fair_shares() {
     assert!(balance_limits(10, 2, Some(&[0, 0]), 0.1).is_err());
     assert!(balance_limits(10, 2, Some(&[1]), 0.1).is_err());
     assert!(balance_limits(10, 2, None, -0.1).is_err());
+    assert_eq!(
+        balance_floors(100, 2, Some(&[30, 100]), 0.1).unwrap(),
+        vec![21, 70]
+    );
+    assert!(balance_floors(10, 2, None, 1.5).is_err());
+    assert!(balance_floors(10, 2, None, f64::NAN).is_err());
 }
 
 /// Bug: `balance_limits` summed the capacities with `+`, so capacities whose total overflows
@@ -216,14 +252,19 @@ fn instance() -> impl Strategy<Value = Instance> {
                 prop::sample::select(vec![0.0, 0.05, 0.1, 0.3]),
                 1usize..50,
                 0u32..3,
+                prop::sample::select(vec![0.0, 0.1, 0.5]),
+                any::<bool>(),
             ),
             Just(layout),
         )
             .prop_map(
                 |(weights, edges, assigned, immovable, capacities, knobs, layout)| {
-                    let (balance_tolerance, moves_max, cluster_passes) = knobs;
+                    let (balance_tolerance, moves_max, cluster_passes, floor_tolerance, multilevel) =
+                        knobs;
                     let config = Config {
                         balance_tolerance,
+                        floor_tolerance,
+                        multilevel,
                         moves_max,
                         cluster_passes,
                         improvement_min_pct: 0.0,
@@ -295,11 +336,32 @@ fn check_plan(
             prop_assert!(limit <= capacity, "shard {s}: limit above capacity");
         }
     }
+    // Floors likewise: at most the fair share and the limit, at least (1 - tolerance) x the
+    // fair share unless the limit is lower.
+    prop_assert_eq!(plan.floors.len(), shards);
+    for (s, (&capacity, &floor)) in capacities.iter().zip(&plan.floors).enumerate() {
+        let fair = total * capacity as f64 / capacity_total;
+        prop_assert!(
+            floor as f64 <= fair && floor <= plan.limits[s],
+            "shard {s}: floor"
+        );
+        let wanted = (fair * (1.0 - config.floor_tolerance)).floor() as u64;
+        prop_assert!(
+            floor >= wanted.min(plan.limits[s]),
+            "shard {s}: floor too low"
+        );
+    }
     for s in 0..shards {
         let allowed = plan.limits[s].max(before_loads[s]);
         prop_assert!(
             after_loads[s] <= allowed,
             "shard {s}: {} > {allowed}",
+            after_loads[s]
+        );
+        let lowest = plan.floors[s].min(before_loads[s]);
+        prop_assert!(
+            after_loads[s] >= lowest,
+            "shard {s}: {} < {lowest}",
             after_loads[s]
         );
     }
@@ -316,7 +378,8 @@ fn check_plan(
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(192))]
 
-    /// Every plan keeps every limit (or lowers an already broken one), never moves a pinned
+    /// Every plan keeps every limit and floor (or moves an already broken one only toward
+    /// it), never moves a pinned
     /// vertex, stays within the move bound, reports its cut exactly and is reproducible; on a
     /// static graph repeated rounds never raise the cut and stop moving.
     #[test]
