@@ -9,7 +9,8 @@
 //!
 //! Invariants: the first half of an exchange is logged with `closes == false`, so a plan never
 //! ends between the halves; after the second half both shards are within their limits and
-//! floors, or no further outside them than before; each vertex takes part in at most one exchange per call.
+//! floors, or no further outside them than before; each vertex takes part in at most one
+//! exchange per call.
 
 use std::collections::BTreeMap;
 

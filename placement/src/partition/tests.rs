@@ -259,8 +259,9 @@ fn instance() -> impl Strategy<Value = Instance> {
         )
             .prop_map(
                 |(weights, edges, assigned, immovable, capacities, knobs, layout)| {
-                    let (balance_tolerance, moves_max, cluster_passes, floor_tolerance, multilevel) =
-                        knobs;
+                    let (balance_tolerance, moves_max, cluster_passes) =
+                        (knobs.0, knobs.1, knobs.2);
+                    let (floor_tolerance, multilevel) = (knobs.3, knobs.4);
                     let config = Config {
                         balance_tolerance,
                         floor_tolerance,
