@@ -131,6 +131,7 @@ async fn turns<A: Actor>(
             Next::Msg(env) => env,
             Next::Stop => return End::Idle,
         };
+        crate::routing::settle(ctx.core(), slot);
         let turn = env.handle(actor, ctx).await;
         let counters = &ctx.core().counters;
         bump(&counters.messages);
@@ -200,6 +201,7 @@ fn exit<A: Actor>(table: &Table<A>, ctx: &Context<A>, worker: u32, failure: Opti
             env.fail(error.clone());
             drop_one(&core.counters.inflight);
         }
+        crate::routing::settle(core, slot);
         table.remove(key, slot);
     }
     core.live_remove();

@@ -53,6 +53,10 @@ pub(crate) struct Shared {
     /// Streams may have history away from their home (the data directory ran with another
     /// shard count or hash, see `layout.rs`): writers check before starting a stream.
     pub(crate) homes_moved: bool,
+    /// Per shard: the actors it asked its peers to hold messages back for.
+    pub(crate) pauses: Vec<crate::pause::PauseSet>,
+    /// Hashes (table, key) into the ids the pause sets hold; one seed for all shards.
+    ids: crate::hash::SeededState,
     spread: AtomicUsize,
 }
 
@@ -77,8 +81,16 @@ impl Shared {
             state: AtomicU8::new(RUNNING),
             extensions,
             homes_moved: false,
+            pauses: (0..shards).map(|_| Default::default()).collect(),
+            ids: crate::hash::SeededState::new(),
             spread: AtomicUsize::new(0),
         }
+    }
+
+    /// The id of actor `key` of table `table`, the same on every shard of this engine.
+    pub(crate) fn target_id<A: Actor>(&self, table: u32, key: &A::Key) -> u64 {
+        use std::hash::BuildHasher;
+        self.ids.hash_one((table, key))
     }
 
     pub(crate) fn extension<T: 'static>(&self) -> Option<&T> {

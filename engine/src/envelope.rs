@@ -51,8 +51,13 @@ pub(crate) trait Envelope<A: Actor>: 'static {
 
 /// Work a shard runs when it arrives from another shard or thread.
 pub(crate) trait ShardTask: Send + 'static {
-    /// Runs on the target shard; returns a future when it must wait (a full mailbox).
+    /// Runs on the target shard; returns a future when it must wait (a full overflow).
     fn run(self: Box<Self>, shard: &Rc<ShardCore>) -> Option<LocalFuture<'static, ()>>;
+
+    /// The id of the actor this is for (see `pause.rs`), if it is for one.
+    fn target(&self, _shared: &crate::engine::Shared) -> Option<u64> {
+        None
+    }
 
     /// Gives up: the target cannot take it.
     fn fail(self: Box<Self>, error: Error);
@@ -159,6 +164,10 @@ where
 {
     fn run(self: Box<Self>, shard: &Rc<ShardCore>) -> Option<LocalFuture<'static, ()>> {
         crate::routing::deliver_arrived(shard, self)
+    }
+
+    fn target(&self, shared: &crate::engine::Shared) -> Option<u64> {
+        Some(shared.target_id::<A>(self.table, &self.key))
     }
 
     fn fail(self: Box<Self>, error: Error) {

@@ -71,10 +71,19 @@
 //!   never overtake each other); from any other thread through the home shard's bounded
 //!   futures `mpsc` ingress (its receiver is a shard task; glommio handles foreign wakes
 //!   through its eventfd). Replies travel on a `futures` oneshot. No lock on these paths.
-//! - **Backpressure.** Mailboxes, channels and ingress are bounded; a full path makes the
-//!   sender's future wait. Nothing is dropped or grows without bound. A shard's receive
-//!   loop waits on a full mailbox, so one slow actor can delay others fed by the same peer
-//!   channel (head-of-line blocking), never lose their messages.
+//! - **Backpressure** (the contract users can rely on). Mailboxes, channels and ingress
+//!   are bounded; a full path makes the sender's future wait, holding its message; nothing
+//!   is dropped. A sender on the actor's own shard waits for room in its mailbox. A
+//!   message from another shard or thread never waits in the receive loop that brought
+//!   it: if the mailbox is full it joins the actor's overflow (in order, refilling the
+//!   mailbox as turns free room), and the receiving shard pauses that actor for its peers
+//!   (`pause.rs`): their next sends to it wait on their own shard until the overflow has
+//!   emptied. So one full mailbox never delays messages for other actors of its shard (no
+//!   head-of-line blocking), and an overflow holds at most what each peer had in flight
+//!   when the pause reached it (its channel, its outbound queue, its pump's task). If a
+//!   shard has `PAUSES_MAX` (256) actors paused at once, or an overflow reaches that bound
+//!   anyway, the receive loop waits as before (bounded memory before liveness).
+//!   `ShardStats::overflowed` and `overflow_peak` show how often and how far this went.
 //! - **Futures are `Send`.** `call`, `tell` and `run_on` return hand-written futures that
 //!   hold only the message, the reply receiver and thread-safe handles; the route is
 //!   resolved through a thread-local "current shard" at each poll. They can be awaited on a
@@ -119,8 +128,8 @@
 //!
 //! # Known limits
 //!
-//! - Head-of-line blocking: a shard's receive loop for one peer (or for outside threads)
-//!   waits while the mailbox it is delivering to is full.
+//! - A shard with more than 256 actors overflowing at once pauses no more; its receive
+//!   loops then wait on the next full mailbox (head-of-line blocking) until one lifts.
 //! - Bounded mailboxes can deadlock a cycle: if A's handler calls B while B's handler
 //!   waits for room in A's full mailbox, neither turn ends. Calls in cycles should carry a
 //!   timeout (Orleans avoids this with unbounded queues; the issue asks for bounds).
@@ -156,6 +165,7 @@ mod layout;
 mod lifecycle;
 mod log_error;
 mod mailbox;
+mod pause;
 mod placement;
 mod routing;
 mod shard;

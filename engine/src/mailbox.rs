@@ -4,10 +4,15 @@
 //! `max` activations per key and shard, all taking from the same mailbox.
 //!
 //! Invariants:
-//! - the queue never holds more than `capacity` envelopes: a sender that finds it full
-//!   registers its waker and waits (backpressure), nothing is dropped;
+//! - the queue never holds more than `capacity` envelopes: a sender on this shard that
+//!   finds it full registers its waker and waits (backpressure), nothing is dropped;
+//! - a message that arrives from another shard or thread while the queue is full waits in
+//!   the slot's overflow instead, so the receive loop that brought it never waits on one
+//!   mailbox; the overflow is non-empty only while the queue is full, and refills the
+//!   queue, oldest first, as turns take messages (its bound and the pause that enforces
+//!   it are in `routing.rs`);
 //! - messages leave in the order they entered (FIFO), so one sender's messages are handled
-//!   in send order;
+//!   in send order (an arrival goes behind any overflow);
 //! - an idle activation is parked on the mailbox; a push wakes one (the most recently idle
 //!   one for pools, so the oldest idle workers are the ones that scale down);
 //! - all of this is shard-local (`Rc`, `Cell`, `RefCell`): no locks, no atomics.
@@ -42,6 +47,19 @@ struct Pool {
     stop_requests: Cell<u16>,
 }
 
+/// What a slot needs only once its queue has been full: allocated then, so an idle slot
+/// pays one pointer for it.
+struct Backlog<A: Actor> {
+    /// Senders on this shard waiting for room.
+    senders: Vec<Waker>,
+    /// Arrivals from other shards and threads that found the queue full, oldest first.
+    overflow: VecDeque<Box<dyn Envelope<A>>>,
+    /// The id peers were asked to hold back on, while they are.
+    paused: Option<u64>,
+    /// The overflow emptied while paused: the pause is to be lifted.
+    lift: bool,
+}
+
 /// The mailbox and bookkeeping of one actor key on one shard.
 pub(crate) struct Slot<A: Actor> {
     queue: RefCell<VecDeque<Box<dyn Envelope<A>>>>,
@@ -55,8 +73,8 @@ pub(crate) struct Slot<A: Actor> {
     /// Stateful only: the parked activation. (`Cell`s, not `RefCell`s, where a value is
     /// only ever swapped: every byte here is paid by every idle activation.)
     waiter: Cell<Option<Waker>>,
-    /// Senders waiting for room.
-    senders: Cell<Vec<Waker>>,
+    /// Waiting senders and overflow, once the queue has been full.
+    backlog: Cell<Option<Box<Backlog<A>>>>,
     pool: Option<Box<Pool>>,
 }
 
@@ -71,7 +89,7 @@ impl<A: Actor> Slot<A> {
             stop: Cell::new(false),
             workers: Cell::new(0),
             waiter: Cell::new(None),
-            senders: Cell::new(Vec::new()),
+            backlog: Cell::new(None),
             pool: pool_max.map(|max| {
                 Box::new(Pool {
                     max: max.max(1),
@@ -97,13 +115,67 @@ impl<A: Actor> Slot<A> {
         self.last_epoch.set(epoch);
     }
 
+    /// Runs `f` on the backlog, allocating it on first use.
+    fn with_backlog<T>(&self, f: impl FnOnce(&mut Backlog<A>) -> T) -> T {
+        let mut backlog = self.backlog.take().unwrap_or_else(|| {
+            Box::new(Backlog {
+                senders: Vec::new(),
+                overflow: VecDeque::new(),
+                paused: None,
+                lift: false,
+            })
+        });
+        let out = f(&mut backlog);
+        self.backlog.set(Some(backlog));
+        out
+    }
+
     /// Parks a sender until there is room.
     pub(crate) fn wait_for_room(&self, waker: &Waker) {
-        let mut senders = self.senders.take();
-        if !senders.iter().any(|w| w.will_wake(waker)) {
-            senders.push(waker.clone());
-        }
-        self.senders.set(senders);
+        self.with_backlog(|backlog| {
+            if !backlog.senders.iter().any(|w| w.will_wake(waker)) {
+                backlog.senders.push(waker.clone());
+            }
+        });
+    }
+
+    /// Arrivals waiting in the overflow.
+    pub(crate) fn overflow_len(&self) -> usize {
+        let backlog = self.backlog.take();
+        let len = backlog.as_ref().map_or(0, |b| b.overflow.len());
+        self.backlog.set(backlog);
+        len
+    }
+
+    /// Queues an arrival from another shard or thread behind the overflow (the caller
+    /// found the queue full or the overflow non-empty); returns whether the slot is
+    /// paused, so the caller knows whether to ask for a pause.
+    pub(crate) fn push_overflow(&self, env: Box<dyn Envelope<A>>) -> bool {
+        self.with_backlog(|backlog| {
+            backlog.overflow.push_back(env);
+            backlog.paused.is_some()
+        })
+    }
+
+    /// Records that peers were asked to hold back on `id`.
+    pub(crate) fn set_paused(&self, id: u64) {
+        self.with_backlog(|backlog| {
+            backlog.paused = Some(id);
+            backlog.lift = false;
+        });
+    }
+
+    /// The id whose pause is to be lifted now that the overflow emptied, if any.
+    pub(crate) fn take_lift(&self) -> Option<u64> {
+        let mut backlog = self.backlog.take()?;
+        let lift = if backlog.lift {
+            backlog.lift = false;
+            backlog.paused.take()
+        } else {
+            None
+        };
+        self.backlog.set(Some(backlog));
+        lift
     }
 
     /// Whether a push now should start a new activation: none is live (stateful), or no
@@ -119,6 +191,11 @@ impl<A: Actor> Slot<A> {
     pub(crate) fn push(&self, env: Box<dyn Envelope<A>>) {
         debug_assert!(!self.is_full(), "push into a full mailbox");
         self.queue.borrow_mut().push_back(env);
+        self.wake_one();
+    }
+
+    /// Wakes the parked activation (stateful) or the most recently idle worker.
+    fn wake_one(&self) {
         match &self.pool {
             None => {
                 self.stop.set(false);
@@ -163,6 +240,7 @@ impl<A: Actor> Slot<A> {
     pub(crate) fn poll_next(&self, worker: u32, epoch: u32, waker: &Waker) -> Poll<Next<A>> {
         let popped = self.queue.borrow_mut().pop_front();
         if let Some(env) = popped {
+            self.refill();
             self.wake_senders();
             if let Some(pool) = &self.pool {
                 pool.idle.borrow_mut().retain(|idle| idle.worker != worker);
@@ -197,15 +275,42 @@ impl<A: Actor> Slot<A> {
         Poll::Pending
     }
 
+    /// Moves the oldest overflowed arrival into the room a turn just made.
+    fn refill(&self) {
+        let Some(mut backlog) = self.backlog.take() else {
+            return;
+        };
+        if let Some(env) = backlog.overflow.pop_front() {
+            self.queue.borrow_mut().push_back(env);
+            if backlog.overflow.is_empty() && backlog.paused.is_some() {
+                backlog.lift = true;
+            }
+        }
+        self.backlog.set(Some(backlog));
+    }
+
     fn wake_senders(&self) {
-        for waker in self.senders.take() {
+        let Some(mut backlog) = self.backlog.take() else {
+            return;
+        };
+        let senders = std::mem::take(&mut backlog.senders);
+        // Keep the allocation only while it holds something.
+        if !backlog.overflow.is_empty() || backlog.paused.is_some() {
+            self.backlog.set(Some(backlog));
+        }
+        for waker in senders {
             waker.wake();
         }
     }
 
-    /// Takes every queued envelope (to fail them).
+    /// Takes every queued envelope, overflow included (to fail them).
     pub(crate) fn drain(&self) -> Vec<Box<dyn Envelope<A>>> {
-        let drained: Vec<_> = self.queue.borrow_mut().drain(..).collect();
+        let mut drained: Vec<_> = self.queue.borrow_mut().drain(..).collect();
+        if let Some(mut backlog) = self.backlog.take() {
+            drained.extend(backlog.overflow.drain(..));
+            backlog.lift = backlog.paused.is_some();
+            self.backlog.set(Some(backlog));
+        }
         self.wake_senders();
         drained
     }

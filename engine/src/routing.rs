@@ -23,7 +23,7 @@ use crate::envelope::{Envelope, LocalFuture, Reply, Routed, ShardTask};
 use crate::error::Error;
 use crate::mailbox::Slot;
 use crate::shard::{self, ShardCore};
-use crate::stats::bump;
+use crate::stats::{bump, raise};
 use crate::table::Table;
 
 /// Queues `env` into `slot` (the caller checked there is room) and starts an activation
@@ -103,8 +103,12 @@ where
     Poll::Ready(Ok(()))
 }
 
-/// Delivers a message that arrived from another shard or thread; returns a future when the
-/// mailbox is full. Failures answer the caller through the envelope.
+/// Delivers a message that arrived from another shard or an outside thread. A full
+/// mailbox does not stop the receive loop: the message waits in the slot's overflow, and
+/// peers are asked to hold back further messages for that actor (see
+/// [`ShardCore::pause`]). Only when an overflow reaches its hard bound (which the pause
+/// keeps it from reaching) does this return a future that waits for room. Failures answer
+/// the caller through the envelope.
 pub(crate) fn deliver_arrived<A, M, R>(
     core: &Rc<ShardCore>,
     env: Box<Routed<A, M, R>>,
@@ -134,7 +138,7 @@ where
     M: Message,
     R: Reply<M::Reply>,
 {
-    match poll_local(core, env, waker) {
+    match place_arrived(core, env, waker) {
         Poll::Pending => Poll::Pending,
         Poll::Ready(Ok(())) => Poll::Ready(()),
         Poll::Ready(Err(error)) => {
@@ -143,6 +147,62 @@ where
             }
             Poll::Ready(())
         }
+    }
+}
+
+fn place_arrived<A, M, R>(
+    core: &Rc<ShardCore>,
+    env: &mut Option<Box<Routed<A, M, R>>>,
+    waker: &Waker,
+) -> Poll<Result<(), Error>>
+where
+    A: Handler<M>,
+    M: Message,
+    R: Reply<M::Reply>,
+{
+    if core.is_closing() {
+        return Poll::Ready(Err(Error::ShutDown));
+    }
+    let Some(routed) = env.as_ref() else {
+        return Poll::Ready(Ok(()));
+    };
+    let Some(table) = core.table::<A>(routed.table) else {
+        return Poll::Ready(Err(Error::Unregistered {
+            actor: std::any::type_name::<A>(),
+        }));
+    };
+    let slot = table.slot(&routed.key);
+    slot.touch(table.epoch());
+    let overflow = slot.overflow_len();
+    if overflow == 0 && !slot.is_full() {
+        if let Some(routed) = env.take() {
+            enqueue_routed(core, &slot, routed);
+        }
+        return Poll::Ready(Ok(()));
+    }
+    if overflow >= core.overflow_max() {
+        slot.wait_for_room(waker);
+        return Poll::Pending;
+    }
+    let id = core.shared.target_id::<A>(routed.table, &routed.key);
+    let Some(routed) = env.take() else {
+        return Poll::Ready(Ok(()));
+    };
+    bump(&core.counters.pushed);
+    bump(&core.counters.inflight);
+    bump(&core.counters.overflowed);
+    raise(&core.counters.overflow_peak, overflow as u64 + 1);
+    let paused = slot.push_overflow(routed);
+    if !paused && core.pause(id) {
+        slot.set_paused(id);
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// Lifts the pause of `slot` once its overflow emptied: peers may send again.
+pub(crate) fn settle<A: Actor>(core: &ShardCore, slot: &Slot<A>) {
+    if let Some(id) = slot.take_lift() {
+        core.lift(id);
     }
 }
 
@@ -220,6 +280,11 @@ pub(crate) fn poll_remote<T: ShardTask + ?Sized>(
     if let Some(core) = from {
         if core.is_closing() {
             return Poll::Ready(Err(Error::ShutDown));
+        }
+        if let Some(task) = task.as_ref()
+            && core.held_back(target, &**task, cx.waker())
+        {
+            return Poll::Pending;
         }
         if !core.peer_has_room(target, cx.waker()) {
             return Poll::Pending;

@@ -85,6 +85,8 @@ pub(crate) struct ShardCore {
     pub(crate) deadlines: crate::deadline::Deadlines,
     /// Why closing the log failed, reported by the shard thread at exit.
     close_error: RefCell<Option<String>>,
+    /// Senders on this shard holding back for a paused actor of a peer: (id, waker).
+    pub(crate) held: RefCell<Vec<(u64, Waker)>>,
 }
 
 impl ShardCore {
@@ -118,6 +120,30 @@ impl ShardCore {
     pub(crate) fn typed_table<A: Actor>(&self, index: u32) -> Option<Rc<Table<A>>> {
         let table = self.tables.get(index as usize)?.clone();
         table.into_any().downcast::<Table<A>>().ok()
+    }
+
+    /// The most arrivals one actor's overflow holds before the receive loop waits: per
+    /// peer, the arrival that paused it plus what that peer can have handed over before it
+    /// sees the pause (its channel, its outbound queue and the task its pump holds), plus
+    /// as much again for outside threads.
+    pub(crate) fn overflow_max(&self) -> usize {
+        (2 * self.shared.channel_capacity + 2) * (self.shared.shards + 1)
+    }
+
+    /// Asks peers to hold back messages for actor `id`; false when this shard has too
+    /// many actors paused already.
+    pub(crate) fn pause(&self, id: u64) -> bool {
+        self.shared.pauses[self.id].insert(id)
+    }
+
+    /// Lifts the pause of actor `id`: every peer is told, since any of them may hold
+    /// senders back for it (ones that never reached the overflow included).
+    pub(crate) fn lift(&self, id: u64) {
+        self.shared.pauses[self.id].remove(id);
+        for peer in (0..self.shared.shards).filter(|peer| *peer != self.id) {
+            // A peer that is gone needs no telling.
+            let _ = self.submit_to_peer(peer, Box::new(crate::pause::Lifted(id)));
+        }
     }
 
     /// Whether a task for `peer` can be taken now; otherwise parks `waker`.
@@ -361,6 +387,7 @@ pub(crate) async fn run(
         journal,
         deadlines: crate::deadline::Deadlines::default(),
         close_error: RefCell::new(None),
+        held: RefCell::new(Vec::new()),
     });
     CURRENT.with(|current| *current.borrow_mut() = Some(core.clone()));
     start_background(&core, receivers, ingress);

@@ -21,11 +21,20 @@ pub(crate) struct Counters {
     pub(crate) sent: AtomicU64,
     pub(crate) received: AtomicU64,
     pub(crate) ingress_sent: AtomicU64,
+    pub(crate) overflowed: AtomicU64,
+    pub(crate) overflow_peak: AtomicU64,
 }
 
 /// Adds one; only the owning shard calls this.
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Release);
+}
+
+/// Raises a high-water mark to `value`; only the owning shard calls this.
+pub(crate) fn raise(counter: &AtomicU64, value: u64) {
+    if value > counter.load(Ordering::Relaxed) {
+        counter.store(value, Ordering::Release);
+    }
 }
 
 /// Subtracts one from a gauge; only the owning shard calls this.
@@ -68,6 +77,12 @@ pub struct ShardStats {
     pub sent: u64,
     /// Messages and tasks this shard took from other shards and outside threads.
     pub received: u64,
+    /// Messages from other shards or threads that found their mailbox full and waited in
+    /// the actor's overflow instead of stopping the receive loop.
+    pub overflowed: u64,
+    /// The most messages any one actor's overflow has held at once (bounded by what the
+    /// peers can have in flight when it pauses them).
+    pub overflow_peak: u64,
 }
 
 impl Counters {
@@ -82,6 +97,8 @@ impl Counters {
             in_flight: read(&self.inflight),
             sent: read(&self.sent),
             received: read(&self.received),
+            overflowed: read(&self.overflowed),
+            overflow_peak: read(&self.overflow_peak),
         }
     }
 
