@@ -116,6 +116,9 @@ pub(crate) struct Sealed {
     map: Rc<Mapped>,
     /// Compacted segments: `(position, file offset)` of every frame, in position order.
     index: Vec<(u64, usize)>,
+    /// Compacted segments: the damage that stopped indexing, reported when a read reaches past
+    /// the last indexed frame (as for a damaged frame of a plain sealed segment).
+    damage: Option<Corruption>,
     /// The end position, once known (from the header, the writer, or a walk to the seal).
     end: Cell<Option<u64>>,
     /// Number of records, once known.
@@ -142,14 +145,20 @@ impl Sealed {
             header,
             map: Rc::new(map),
             index: Vec::new(),
+            damage: None,
             end: Cell::new(end),
             records: Cell::new(None),
         };
         if header.kind == SegmentKind::Compacted {
-            s.build_index().map_err(|e| match e {
-                ReadError::Corrupt(c) => SealedError::Corrupt(c),
-                other => SealedError::Corrupt(corrupt(path, 0, base, bad_index(&other))),
-            })?;
+            // Damage does not make the log unopenable: the frames before it stay readable,
+            // and reads that reach it report it (as for a plain sealed segment).
+            if let Err(e) = s.build_index() {
+                s.damage = Some(match e {
+                    ReadError::Corrupt(c) => c,
+                    other => corrupt(path, 0, base, bad_index(&other)),
+                });
+                s.end.set(Some(header.end));
+            }
         }
         Ok(s)
     }
@@ -183,6 +192,15 @@ impl Sealed {
         self.end.set(Some(self.header.end));
         self.records.set(Some(self.index.len() as u64));
         Ok(())
+    }
+
+    /// A compacted segment's answer for a position it has not indexed: the damage that stopped
+    /// indexing if the position lies at or after it, else "no record".
+    fn past_index(&self, position: u64) -> ReadError {
+        match &self.damage {
+            Some(d) if position >= d.position => ReadError::Corrupt(d.clone()),
+            _ => ReadError::NoRecord(position),
+        }
     }
 
     fn corrupt_at(&self, at: usize, position: u64, reason: CorruptReason) -> ReadError {
@@ -224,7 +242,7 @@ impl Sealed {
             let i = self
                 .index
                 .binary_search_by_key(&position, |(p, _)| *p)
-                .map_err(|_| ReadError::NoRecord(position))?;
+                .map_err(|_| self.past_index(position))?;
             let at = self.index[i].1;
             return match frame::decode_frame(self.map.bytes(), at, Some(position)) {
                 Ok(Decoded::Record(h)) => Ok(self.record(h, at)),
@@ -255,7 +273,10 @@ impl Sealed {
         if self.header.kind == SegmentKind::Compacted {
             let i = self.index.partition_point(|(p, _)| *p < position);
             let Some(&(p, at)) = self.index.get(i) else {
-                return Ok(None);
+                return match &self.damage {
+                    Some(d) => Err(ReadError::Corrupt(d.clone())),
+                    None => Ok(None),
+                };
             };
             return match frame::decode_frame(self.map.bytes(), at, Some(p)) {
                 Ok(Decoded::Record(h)) => Ok(Some(self.record(h, at))),
@@ -328,6 +349,9 @@ impl Sealed {
                     return Err(self.corrupt_at(at, p, r));
                 }
             }
+            if let Some(d) = &self.damage {
+                return Err(ReadError::Corrupt(d.clone()));
+            }
             return Ok((self.header.end, self.index.len() as u64));
         }
         let b = self.map.bytes();
@@ -352,6 +376,9 @@ impl Sealed {
     /// Positions of every record, in order (used by compaction).
     pub(crate) fn positions(&self) -> Result<Vec<u64>, ReadError> {
         if self.header.kind == SegmentKind::Compacted {
+            if let Some(d) = &self.damage {
+                return Err(ReadError::Corrupt(d.clone()));
+            }
             return Ok(self.index.iter().map(|(p, _)| *p).collect());
         }
         let mut out = Vec::new();
