@@ -207,14 +207,7 @@ fn inspect_tail(base: u64, path: &Path, limits: Limits) -> Result<Tail, OpenErro
     let damage = scan
         .damage
         .map(|d| corrupt(path, d.offset, position_at(base, d.offset), d.reason));
-    let torn = scan.cut.map(|c| Truncation {
-        path: path.to_path_buf(),
-        offset: c.from,
-        position: position_at(base, c.from),
-        bytes: c.to - c.from,
-        frames: c.frames,
-        reason: c.reason,
-    });
+    let torn = scan.cut.map(|c| Truncation::of(c, path, base));
     let view = TailView {
         base,
         records: scan.records,

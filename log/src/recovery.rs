@@ -26,7 +26,7 @@ use crate::error::{CorruptReason, IoFailure, OpenError};
 use crate::frame::{self, HeaderProblem, SEGMENT_HEADER_LEN, SegmentKind};
 use crate::log::{Inner, Log, State};
 use crate::notify::Notify;
-use crate::scan::{FileSource, Limits, scan_tail};
+use crate::scan::{Cut, FileSource, Limits, scan_tail};
 use crate::segment::{self, Sealed, SealedError, corrupt};
 use crate::stats::Stats;
 use crate::storage::{OpenMode, Storage};
@@ -76,6 +76,20 @@ pub struct Truncation {
     pub frames: u64,
     /// Why the scan stopped.
     pub reason: Option<CorruptReason>,
+}
+
+impl Truncation {
+    /// What cutting `cut` from the segment at `path` (first position `base`) removes.
+    pub(crate) fn of(cut: Cut, path: &Path, base: u64) -> Truncation {
+        Truncation {
+            path: path.to_path_buf(),
+            offset: cut.from,
+            position: position_at(base, cut.from),
+            bytes: cut.to - cut.from,
+            frames: cut.frames,
+            reason: cut.reason,
+        }
+    }
 }
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> IoFailure + 'a {
@@ -241,14 +255,7 @@ fn plan_tail(base: u64, path: &Path, config: &Config) -> Result<TailPlan, OpenEr
         sealed.records.set(Some(scan.records));
         return Ok(TailPlan::Sealed(sealed));
     }
-    let cut = scan.cut.map(|c| Truncation {
-        path: path.to_path_buf(),
-        offset: c.from,
-        position: position_at(base, c.from),
-        bytes: c.to - c.from,
-        frames: c.frames,
-        reason: c.reason,
-    });
+    let cut = scan.cut.map(|c| Truncation::of(c, path, base));
     let tail = TailState {
         base,
         path: path.to_path_buf(),
