@@ -69,6 +69,35 @@ fn push<A: Actor>(
     }
 }
 
+/// A message's mailbox on this shard and its table's current epoch.
+type Target<A> = (Rc<Slot<A>>, u32);
+
+/// The mailbox on this shard that the message in `env` is for, with its table's current
+/// epoch: `Ok(None)` once the message has left `env`; an error when the shard is closing or
+/// the actor type is not registered here.
+fn target_slot<A, M, R>(
+    core: &Rc<ShardCore>,
+    env: &Option<Box<Routed<A, M, R>>>,
+) -> Result<Option<Target<A>>, Error>
+where
+    A: Handler<M>,
+    M: Message,
+    R: Reply<M::Reply>,
+{
+    if core.is_closing() {
+        return Err(Error::ShutDown);
+    }
+    let Some(routed) = env.as_ref() else {
+        return Ok(None);
+    };
+    let Some(table) = core.table::<A>(routed.table) else {
+        return Err(Error::Unregistered {
+            actor: std::any::type_name::<A>(),
+        });
+    };
+    Ok(Some((table.slot(&routed.key), table.epoch())))
+}
+
 /// Puts a routed message into its mailbox on this shard, or registers to wait for room.
 pub(crate) fn poll_local<A, M, R>(
     core: &Rc<ShardCore>,
@@ -80,23 +109,16 @@ where
     M: Message,
     R: Reply<M::Reply>,
 {
-    if core.is_closing() {
-        return Poll::Ready(Err(Error::ShutDown));
-    }
-    let Some(routed) = env.as_ref() else {
-        return Poll::Ready(Ok(()));
+    let (slot, epoch) = match target_slot(core, env) {
+        Ok(Some(target)) => target,
+        Ok(None) => return Poll::Ready(Ok(())),
+        Err(e) => return Poll::Ready(Err(e)),
     };
-    let Some(table) = core.table::<A>(routed.table) else {
-        return Poll::Ready(Err(Error::Unregistered {
-            actor: std::any::type_name::<A>(),
-        }));
-    };
-    let slot = table.slot(&routed.key);
     if slot.is_full() {
         slot.wait_for_room(waker);
         return Poll::Pending;
     }
-    slot.touch(table.epoch());
+    slot.touch(epoch);
     if let Some(routed) = env.take() {
         enqueue_routed(core, &slot, routed);
     }
@@ -160,19 +182,12 @@ where
     M: Message,
     R: Reply<M::Reply>,
 {
-    if core.is_closing() {
-        return Poll::Ready(Err(Error::ShutDown));
-    }
-    let Some(routed) = env.as_ref() else {
-        return Poll::Ready(Ok(()));
+    let (slot, epoch) = match target_slot(core, env) {
+        Ok(Some(target)) => target,
+        Ok(None) => return Poll::Ready(Ok(())),
+        Err(e) => return Poll::Ready(Err(e)),
     };
-    let Some(table) = core.table::<A>(routed.table) else {
-        return Poll::Ready(Err(Error::Unregistered {
-            actor: std::any::type_name::<A>(),
-        }));
-    };
-    let slot = table.slot(&routed.key);
-    slot.touch(table.epoch());
+    slot.touch(epoch);
     let overflow = slot.overflow_len();
     if overflow == 0 && !slot.is_full() {
         if let Some(routed) = env.take() {
@@ -184,10 +199,10 @@ where
         slot.wait_for_room(waker);
         return Poll::Pending;
     }
-    let id = core.shared.target_id::<A>(routed.table, &routed.key);
     let Some(routed) = env.take() else {
         return Poll::Ready(Ok(()));
     };
+    let id = core.shared.target_id::<A>(routed.table, &routed.key);
     bump(&core.counters.pushed);
     bump(&core.counters.inflight);
     bump(&core.counters.overflowed);
